@@ -6,6 +6,7 @@ PermitRootLogin, and have at least one key line in ~/.ssh/authorized_keys(2).
 usage: ssh_key_users.py '<json: {"allow_groups": [...], "permit_root": bool}>'
 """
 
+import contextlib
 import grp
 import json
 import os
@@ -28,10 +29,8 @@ def has_key(home: str) -> bool:
 
 def groups_of(user: pwd.struct_passwd) -> set[str]:
     names = {g.gr_name for g in grp.getgrall() if user.pw_name in g.gr_mem}
-    try:
+    with contextlib.suppress(KeyError):
         names.add(grp.getgrgid(user.pw_gid).gr_name)
-    except KeyError:
-        pass
     return names
 
 

@@ -1,0 +1,9 @@
+import os
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+# Podman must read the repo's containers.conf in every test that starts containers.
+os.environ.setdefault("CONTAINERS_CONF", str(REPO / "molecule" / "containers.conf"))
+os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
