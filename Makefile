@@ -49,11 +49,15 @@ system-packages:
 
 venv: $(VENV)/.installed
 
+# Some machines' pip config lists local wheel folders that do not exist; pip warns once per
+# package about each. Those warnings say nothing about perfgate's install, so they are dropped.
+PIP_NOISE_FILTER := { grep -v 'is ignored: it is neither a file nor a directory' || true; }
+
 # Reinstalled whenever the lock file or the agent's package metadata changes.
 $(VENV)/.installed: requirements.lock $(wildcard bench/pyproject.toml)
 	@[ -x $(VENV)/bin/python ] || { echo "creating .venv"; python3 -m venv $(VENV); }
 	@echo "installing Python dependencies from requirements.lock into .venv"
-	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | $(PIP_NOISE_FILTER)
 	@if [ -f bench/pyproject.toml ]; then $(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e bench/; fi
 	@touch $@
 

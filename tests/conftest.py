@@ -4,6 +4,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
+# The collection is imported by its full name, as Ansible imports it.
+sys.path.insert(0, str(REPO / "collections"))
 # Podman must read the repo's containers.conf in every test that starts containers.
 os.environ.setdefault("CONTAINERS_CONF", str(REPO / "molecule" / "containers.conf"))
 os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
