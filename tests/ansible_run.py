@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -28,7 +29,7 @@ def run_task(task: dict, check: bool = False, diff: bool = False, extra_env: dic
     )
     # Controller-side tasks run on the Python that runs Ansible, never on whatever discovery finds.
     command = [
-        "ansible-playbook",
+        str(Path(sys.executable).with_name("ansible-playbook")),
         "-i",
         "localhost,",
         "-e",

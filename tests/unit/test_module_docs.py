@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,11 @@ def test_documentation_matches_argument_spec(name: str) -> None:
 
 @pytest.mark.parametrize("name", MODULES)
 def test_ansible_doc_renders(name: str) -> None:
-    rendered = subprocess.run(["ansible-doc", f"perfgate.fleet.{name}"], capture_output=True, text=True, check=False)
+    rendered = subprocess.run(
+        [str(Path(sys.executable).with_name("ansible-doc")), f"perfgate.fleet.{name}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert rendered.returncode == 0, rendered.stderr
     assert "EXAMPLES" in rendered.stdout and "RETURN VALUES" in rendered.stdout
