@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ansible_collections.perfgate.fleet.plugins.module_utils.cpu_topology import Topology
-from ansible_collections.perfgate.fleet.plugins.module_utils.cpulist import format_cpulist, parse_cpulist
+from ansible_collections.perfgate.fleet.plugins.module_utils.cpulist import cpu_mask_hex, format_cpulist, parse_cpulist
 
 
 class PlanError(ValueError):
@@ -33,6 +33,7 @@ class CpuPlan:
         return {
             "housekeeping_cpus": format_cpulist(self.housekeeping),
             "isolated_cpus": format_cpulist(self.isolated),
+            "isolated_mask": cpu_mask_hex(self.isolated),
             "isolated_per_node": {str(n): format_cpulist(c) for n, c in sorted(self.isolated_per_node.items())},
             "nic_irq_cpus": format_cpulist(self.nic_irq_cpus),
             "notes": list(self.notes),

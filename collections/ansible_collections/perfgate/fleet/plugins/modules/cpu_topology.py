@@ -83,7 +83,8 @@ ansible_facts:
           sample: {"online_cpus": "0-15", "packages": 1, "physical_cores": 8, "threads_per_core": 2}
         plan:
           description:
-            - housekeeping_cpus, isolated_cpus, isolated_per_node, nic_irq_cpus (cpulist strings) and notes.
+            - housekeeping_cpus, isolated_cpus, isolated_per_node, nic_irq_cpus (cpulist strings), isolated_mask
+              (hex mask, for irqbalance before 1.8) and notes.
           type: dict
           sample: {"housekeeping_cpus": "0,8", "isolated_cpus": "1-7,9-15", "isolated_per_node": {"0": "1-7,9-15"}}
 """
