@@ -53,7 +53,12 @@ def start_host(image: str, key: Path) -> str:
         image,
         "/lib/systemd/systemd",
     )
-    podman("exec", CONTAINER, "systemctl", "is-system-running", "--wait", check=False)
+    deadline = time.monotonic() + 30
+    # Right after start systemd may not have opened its bus yet; ask again until it answers.
+    while not podman("exec", CONTAINER, "systemctl", "is-system-running", "--wait", check=False):
+        if time.monotonic() > deadline:
+            sys.exit("the benchmark host's systemd did not come up")
+        time.sleep(0.5)
     podman(
         "exec",
         CONTAINER,

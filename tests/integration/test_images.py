@@ -48,7 +48,11 @@ def test_debian12_boots_systemd_with_sshd() -> None:
     )
     assert run.returncode == 0, run.stderr
     try:
-        state = podman("exec", name, "systemctl", "is-system-running", "--wait")
+        deadline = time.monotonic() + 30
+        # Right after start, systemd may not have opened its bus yet; ask again until it answers.
+        while (state := podman("exec", name, "systemctl", "is-system-running", "--wait")).stdout.strip() == "":
+            assert time.monotonic() < deadline, f"systemd did not answer: {state.stderr}"
+            time.sleep(0.5)
         assert state.stdout.strip() in {"running", "degraded"}, state.stdout
         deadline = time.monotonic() + 20
         while podman("exec", name, "systemctl", "is-active", "ssh").stdout.strip() != "active":
