@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from ansible.parsing.yaml.loader import AnsibleLoader
 
 MODULES_DIR = Path(__file__).resolve().parents[2] / "collections/ansible_collections/perfgate/fleet/plugins/modules"
 MODULES = sorted(p.stem for p in MODULES_DIR.glob("*.py") if p.stem != "__init__")
@@ -29,7 +30,8 @@ def test_documentation_matches_argument_spec(name: str) -> None:
         assert doc.get("default") == spec.get("default"), option
         assert doc.get("choices") == spec.get("choices"), option
         assert bool(doc.get("required", False)) == bool(spec.get("required", False)), option
-    assert yaml.safe_load(module.EXAMPLES)
+    # EXAMPLES are playbook YAML, so they may use Ansible's tags such as !unsafe.
+    assert yaml.load(module.EXAMPLES, Loader=AnsibleLoader)
     assert yaml.safe_load(module.RETURN)
 
 

@@ -1,0 +1,270 @@
+"""Where the gate's numbers come from. Each source answers three questions for a query:
+samples (a WeightedSample), count (one number) and value (one number). Anything short of a usable
+answer is NoData or SourceError, never an exception of another kind and never a made-up number."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import WeightedSample
+
+
+class NoData(Exception):
+    """The source answered, but with nothing usable (empty, NaN, stale)."""
+
+
+class SourceError(Exception):
+    """The source could not be asked (HTTP error, timeout, bad query)."""
+
+
+def _finite(value: float, what: str) -> float:
+    if not math.isfinite(value):
+        raise NoData(f"{what} is {value}")
+    return value
+
+
+class Source:
+    """samples/count/value take the query (already filled for the group) and the group name;
+    query-language sources ignore the group, the file source looks it up."""
+
+    def samples(self, query, group: str) -> WeightedSample:
+        raise NotImplementedError
+
+    def count(self, query, group: str) -> float:
+        raise NotImplementedError
+
+    def value(self, query, group: str) -> float:
+        raise NotImplementedError
+
+    def counts(self, query, group: str) -> tuple[float, float]:
+        """(errors, requests) for a ratio or one burn-rate window."""
+        if not isinstance(query, dict) or not {"errors", "requests"} <= set(query):
+            raise SourceError(f"a ratio query needs 'errors' and 'requests', got {query!r}")
+        return self.count(query["errors"], group), self.count(query["requests"], group)
+
+    def window_counts(self, query, group: str, window: str) -> tuple[float, float]:
+        """(errors, requests) of one burn-rate window ('long' or 'short')."""
+        return self.counts(query[window], group)
+
+
+class PrometheusSource(Source):
+    """Prometheus HTTP API, instant queries (/api/v1/query)."""
+
+    def __init__(self, url: str, timeout: float = 10.0, max_sample_age: float = 120.0, now=time.time):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.max_sample_age = max_sample_age
+        self.now = now
+
+    def _query(self, query: str) -> list[dict]:
+        if not isinstance(query, str) or not query.strip():
+            raise SourceError(f"a Prometheus query must be a non-empty string, got {query!r}")
+        evaluated_at = self.now()
+        address = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": query, "time": f"{evaluated_at:.3f}"})
+        try:
+            with urllib.request.urlopen(address, timeout=self.timeout) as response:
+                body = json.load(response)
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")[:300]
+            raise SourceError(f"Prometheus answered HTTP {error.code} for {query!r}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise SourceError(f"cannot reach Prometheus at {self.url}: {reason}") from None
+        except ValueError:
+            raise SourceError(f"Prometheus at {self.url} did not answer JSON") from None
+        if body.get("status") != "success":
+            raise SourceError(f"Prometheus rejected {query!r}: {body.get('error', body)}")
+        data = body.get("data", {})
+        result_type, result = data.get("resultType"), data.get("result", [])
+        if result_type == "scalar":
+            result = [{"metric": {}, "value": result}]
+        if not result:
+            raise NoData(f"no series for {query!r}")
+        if result_type == "matrix":  # range selectors carry real sample times: check staleness
+            newest = max(float(s["values"][-1][0]) for s in result if s.get("values"))
+            if evaluated_at - newest > self.max_sample_age:
+                raise NoData(f"newest sample of {query!r} is {evaluated_at - newest:.0f} s old")
+        return result
+
+    @staticmethod
+    def _values(series: dict) -> list[float]:
+        points = series.get("values") or [series.get("value")]
+        return [float(point[1]) for point in points if point]
+
+    def samples(self, query, group: str) -> WeightedSample:
+        result = self._query(query)
+        if all("le" in s.get("metric", {}) for s in result):
+            buckets: dict[float, float] = {}
+            for series in result:
+                bound = float(series["metric"]["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + sum(self._values(series))
+            bounds = sorted(buckets)
+            counts = [buckets[b] for b in bounds]
+            if not all(math.isfinite(c) for c in counts):
+                raise NoData(f"histogram {query!r} has non-finite bucket counts")
+            return WeightedSample.from_histogram(bounds, counts)
+        return WeightedSample.from_samples([v for s in result for v in self._values(s)])
+
+    def count(self, query, group: str) -> float:
+        return _finite(sum(v for s in self._query(query) for v in self._values(s)), f"result of {query!r}")
+
+    def value(self, query, group: str) -> float:
+        result = self._query(query)
+        if len(result) != 1:
+            raise SourceError(f"{query!r} returned {len(result)} series; a gauge query must return one")
+        return _finite(self._values(result[0])[-1], f"result of {query!r}")
+
+
+class FileSource(Source):
+    """JSON documents of raw samples and counts, for offline analysis and CI performance gates.
+
+    Combined (one file, both groups):
+      {"metrics": {"latency": {"baseline": [0.012, ...], "canary": [...]},
+                   "errors": {"baseline": {"errors": 12, "requests": 10000}, "canary": {...}}}}
+    Per group (one file per build, as the CLI compares them): {"metrics": {"latency": [...], ...}}
+    A latency entry may also be {"buckets": {"0.005": 10, "0.01": 42, "+Inf": 50}} (cumulative).
+    The query is the metric's key in the document (its name unless the metric says otherwise)."""
+
+    def __init__(self, entries: dict[tuple[str, str], object], origin: str):
+        self.entries = entries
+        self.origin = origin
+
+    @classmethod
+    def combined(cls, path: str) -> FileSource:
+        document = load_json_document(path)
+        entries = {}
+        for name, by_group in document["metrics"].items():
+            if isinstance(by_group, dict):
+                for group, entry in by_group.items():
+                    entries[(name, group)] = entry
+        return cls(entries, path)
+
+    @classmethod
+    def per_group(cls, paths: dict[str, str]) -> FileSource:
+        entries = {}
+        for group, path in paths.items():
+            for name, entry in load_json_document(path)["metrics"].items():
+                entries[(name, group)] = entry
+        return cls(entries, ", ".join(paths.values()))
+
+    def _entry(self, query, group: str):
+        if (query, group) not in self.entries:
+            raise NoData(f"{self.origin} has no {group} data for {query!r}")
+        entry = self.entries[(query, group)]
+        if entry is None:
+            raise NoData(f"{self.origin}: {group} {query!r} is empty")
+        return entry
+
+    def samples(self, query, group: str) -> WeightedSample:
+        entry = self._entry(query, group)
+        try:
+            if isinstance(entry, dict) and isinstance(entry.get("buckets"), dict):
+                bounds = [float(b) for b in entry["buckets"]]
+                return WeightedSample.from_histogram(bounds, [float(c) for c in entry["buckets"].values()])
+            if isinstance(entry, list):
+                return WeightedSample.from_samples(entry)
+        except (TypeError, ValueError):
+            raise SourceError(f"{self.origin}: {group} {query!r} holds values that are not numbers") from None
+        raise SourceError(f"{self.origin}: {group} {query!r} must be a list of samples or {{'buckets': {{...}}}}")
+
+    def counts(self, query, group: str) -> tuple[float, float]:
+        entry = self._entry(query, group)
+        if isinstance(entry, dict) and "long" in entry:  # a burn-rate entry: the caller names the window
+            raise SourceError(f"{self.origin}: {group} {query!r} holds windows; ask for one")
+        return self._pair(entry, f"{group} {query!r}")
+
+    def window_counts(self, query, group: str, window: str) -> tuple[float, float]:
+        entry = self._entry(query, group)
+        if not isinstance(entry, dict) or window not in entry:
+            raise NoData(f"{self.origin}: {group} {query!r} has no {window} window")
+        return self._pair(entry[window], f"{group} {query!r} {window} window")
+
+    def _pair(self, entry, what: str) -> tuple[float, float]:
+        if not isinstance(entry, dict) or not {"errors", "requests"} <= set(entry):
+            raise SourceError(f"{self.origin}: {what} must have 'errors' and 'requests'")
+        try:
+            return float(entry["errors"]), float(entry["requests"])
+        except (TypeError, ValueError):
+            raise SourceError(f"{self.origin}: {what} counts are not numbers") from None
+
+    def value(self, query, group: str) -> float:
+        entry = self._entry(query, group)
+        if isinstance(entry, dict):
+            entry = entry.get("value")
+        if not isinstance(entry, (int, float)) or isinstance(entry, bool):
+            raise SourceError(f"{self.origin}: {group} {query!r} is not a number")
+        return _finite(float(entry), f"{group} {query!r}")
+
+
+def load_json_document(path: str) -> dict:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except OSError as error:
+        raise SourceError(f"cannot read metrics file {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise SourceError(f"metrics file {path} is not valid JSON: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("metrics"), dict):
+        raise SourceError(f"metrics file {path} must hold an object with a 'metrics' mapping")
+    return document
+
+
+class CloudWatchSource(Source):
+    """CloudWatch GetMetricData. A query is a mapping: namespace, metric, dimensions, stat (Sum,
+    Average, Maximum, SampleCount or a percentile such as p99), period (s) and minutes to look back.
+
+    Limits, by design of CloudWatch: percentile statistics come per period, so a latency judged
+    from CloudWatch compares per-period percentiles (n = number of periods, so set min_samples
+    low and look back long enough), not raw requests; standard-resolution metrics arrive 1-3
+    minutes late; a call returns at most 100,800 data points and costs per metric requested."""
+
+    def __init__(self, client, now=time.time):
+        self.client = client
+        self.now = now
+
+    def _series(self, query: dict) -> list[float]:
+        if not isinstance(query, dict) or not {"namespace", "metric", "stat"} <= set(query):
+            raise SourceError(f"a CloudWatch query needs namespace, metric and stat: {query!r}")
+        end = self.now()
+        start = end - 60 * float(query.get("minutes", 10))
+        dimensions = [{"Name": k, "Value": str(v)} for k, v in (query.get("dimensions") or {}).items()]
+        try:
+            answer = self.client.get_metric_data(
+                MetricDataQueries=[
+                    {
+                        "Id": "q0",
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": query["namespace"],
+                                "MetricName": query["metric"],
+                                "Dimensions": dimensions,
+                            },
+                            "Period": int(query.get("period", 60)),
+                            "Stat": query["stat"],
+                        },
+                    }
+                ],
+                StartTime=start,
+                EndTime=end,
+            )
+        except Exception as error:  # botocore raises many types; every one is a source error here
+            raise SourceError(f"CloudWatch GetMetricData failed: {error}") from None
+        values = [v for r in answer.get("MetricDataResults", []) for v in r.get("Values", [])]
+        values = [float(v) for v in values if math.isfinite(float(v))]
+        if not values:
+            raise NoData(f"CloudWatch has no data for {query['namespace']}/{query['metric']}")
+        return values
+
+    def samples(self, query, group: str) -> WeightedSample:
+        return WeightedSample.from_samples(self._series(query))
+
+    def count(self, query, group: str) -> float:
+        return sum(self._series(query))
+
+    def value(self, query, group: str) -> float:
+        return self._series(query)[0]  # GetMetricData returns the newest period first

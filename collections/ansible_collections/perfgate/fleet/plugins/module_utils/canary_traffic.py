@@ -1,0 +1,185 @@
+"""Traffic backends: set the canary's share of traffic and read back what the load balancer
+really applied. Every backend's set_share ends with a read-back; a mismatch is an error."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_state import atomic_write_json
+
+HAPROXY_MAX_WEIGHT = 256
+
+
+class TrafficError(Exception):
+    """The backend could not be reached, refused the change, or did not apply it."""
+
+
+def haproxy_weights(percent: int, stable_servers: int, canary_servers: int) -> tuple[int, int]:
+    """Per-server weights (stable, canary) in HAProxy's 0-256 so that the canary servers together
+    get `percent` of the requests: C*wc / (C*wc + S*ws) closest to percent/100."""
+    if percent <= 0:
+        return HAPROXY_MAX_WEIGHT // 2, 0
+    if percent >= 100:
+        return 0, HAPROXY_MAX_WEIGHT // 2
+    target = percent / 100.0
+    best = None
+    for canary_weight in range(1, HAPROXY_MAX_WEIGHT + 1):
+        ideal = canary_servers * canary_weight * (1 - target) / (target * stable_servers)
+        for stable_weight in {
+            max(1, min(HAPROXY_MAX_WEIGHT, int(ideal))),
+            max(1, min(HAPROXY_MAX_WEIGHT, int(ideal) + 1)),
+        }:
+            canary_total = canary_servers * canary_weight
+            share = canary_total / (canary_total + stable_servers * stable_weight)
+            error = abs(share - target)
+            if best is None or error < best[0] - 1e-12:
+                best = (error, stable_weight, canary_weight)
+    return best[1], best[2]
+
+
+def share_of(weights: dict[str, int], canary: list[str]) -> float:
+    total = sum(weights.values())
+    return 100.0 * sum(weights[s] for s in canary) / total if total else 0.0
+
+
+class HAProxyRuntime:
+    """HAProxy's runtime API over a UNIX socket (a path) or TCP ('host:port')."""
+
+    def __init__(self, address: str, backend: str, stable: list[str], canary: list[str], timeout: float = 5.0):
+        if not stable or not canary:
+            raise TrafficError("haproxy traffic needs at least one stable and one canary server")
+        self.address, self.backend, self.stable, self.canary, self.timeout = address, backend, stable, canary, timeout
+
+    def _command(self, command: str) -> str:
+        try:
+            if self.address.startswith("/"):
+                connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                target = self.address
+            else:
+                host, _, port = self.address.rpartition(":")
+                connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                target = (host, int(port))
+            with contextlib.closing(connection):
+                connection.settimeout(self.timeout)
+                connection.connect(target)
+                connection.sendall(command.encode() + b"\n")
+                chunks = []
+                while chunk := connection.recv(65536):
+                    chunks.append(chunk)
+        except (OSError, ValueError) as error:
+            raise TrafficError(f"cannot reach the HAProxy runtime API at {self.address}: {error}") from None
+        return b"".join(chunks).decode(errors="replace").strip()
+
+    def weights(self) -> dict[str, int]:
+        weights = {}
+        for server in self.stable + self.canary:
+            answer = self._command(f"get weight {self.backend}/{server}")
+            first = answer.split(" ", 1)[0]
+            if not first.isdigit():
+                raise TrafficError(f"HAProxy: get weight {self.backend}/{server}: {answer or 'no answer'}")
+            weights[server] = int(first)
+        return weights
+
+    def share(self) -> float:
+        return share_of(self.weights(), self.canary)
+
+    def set_share(self, percent: int) -> dict:
+        stable_weight, canary_weight = haproxy_weights(percent, len(self.stable), len(self.canary))
+        wanted = {**{s: stable_weight for s in self.stable}, **{s: canary_weight for s in self.canary}}
+        # Raise the side that gains first, so the backend never has every server at weight 0.
+        order = self.canary + self.stable if percent >= self.share() else self.stable + self.canary
+        for server in order:
+            answer = self._command(f"set weight {self.backend}/{server} {wanted[server]}")
+            if answer:
+                raise TrafficError(f"HAProxy refused set weight {self.backend}/{server} {wanted[server]}: {answer}")
+        applied = self.weights()
+        if applied != wanted:
+            raise TrafficError(f"HAProxy read-back differs: wanted {wanted}, got {applied}")
+        return {"weights": applied, "share": round(share_of(applied, self.canary), 2)}
+
+
+class FileTraffic:
+    """The canary weight in a JSON file, for dry runs, tests and other tools to pick up."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def share(self) -> float:
+        try:
+            with open(self.path, encoding="utf-8") as handle:
+                return float(json.load(handle)["canary_weight"])
+        except FileNotFoundError:
+            return 0.0
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise TrafficError(f"cannot read the canary weight from {self.path}: {error}") from None
+
+    def set_share(self, percent: int) -> dict:
+        try:
+            atomic_write_json(self.path, {"canary_weight": percent})
+        except OSError as error:
+            raise TrafficError(f"cannot write {self.path}: {error.strerror}") from None
+        applied = self.share()
+        if applied != percent:
+            raise TrafficError(f"{self.path} read back {applied}, wanted {percent}")
+        return {"share": applied}
+
+
+class AlbTraffic:
+    """An AWS ALB listener's default action (or one rule) forwarding by weight to the stable and
+    canary target groups."""
+
+    def __init__(self, client, listener_arn: str, stable_tg: str, canary_tg: str, rule_arn: str | None = None):
+        self.client, self.listener_arn, self.rule_arn = client, listener_arn, rule_arn
+        self.stable_tg, self.canary_tg = stable_tg, canary_tg
+
+    def _actions(self) -> list[dict]:
+        try:
+            if self.rule_arn:
+                return self.client.describe_rules(RuleArns=[self.rule_arn])["Rules"][0]["Actions"]
+            return self.client.describe_listeners(ListenerArns=[self.listener_arn])["Listeners"][0]["DefaultActions"]
+        except Exception as error:  # botocore's error types vary; each means the same here
+            raise TrafficError(f"cannot describe the ALB {'rule' if self.rule_arn else 'listener'}: {error}") from None
+
+    def weights(self) -> dict[str, int]:
+        for action in self._actions():
+            groups = (action.get("ForwardConfig") or {}).get("TargetGroups")
+            if action.get("Type") == "forward" and groups:
+                return {g["TargetGroupArn"]: int(g.get("Weight", 1)) for g in groups}
+            if action.get("Type") == "forward" and action.get("TargetGroupArn"):
+                return {action["TargetGroupArn"]: 1}
+        raise TrafficError("the ALB listener has no forward action")
+
+    def share(self) -> float:
+        weights = self.weights()
+        return (
+            share_of({k: v for k, v in weights.items() if k in (self.stable_tg, self.canary_tg)}, [self.canary_tg])
+            if self.canary_tg in weights
+            else 0.0
+        )
+
+    def set_share(self, percent: int) -> dict:
+        actions = [
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": self.stable_tg, "Weight": 100 - percent},
+                        {"TargetGroupArn": self.canary_tg, "Weight": percent},
+                    ]
+                },
+            }
+        ]
+        try:
+            if self.rule_arn:
+                self.client.modify_rule(RuleArn=self.rule_arn, Actions=actions)
+            else:
+                self.client.modify_listener(ListenerArn=self.listener_arn, DefaultActions=actions)
+        except Exception as error:
+            raise TrafficError(f"the ALB refused the new weights: {error}") from None
+        applied = self.weights()
+        wanted = {self.stable_tg: 100 - percent, self.canary_tg: percent}
+        if applied != wanted:
+            raise TrafficError(f"ALB read-back differs: wanted {wanted}, got {applied}")
+        return {"weights": applied, "share": float(percent)}
