@@ -48,7 +48,7 @@ class NamedBackend:
             wbufsize = 65536
             disable_nagle_algorithm = True
 
-            def do_GET(self):  # noqa: N802 (http.server's naming)
+            def do_GET(self):
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -93,8 +93,9 @@ backend app
         check = subprocess.run(["haproxy", "-c", "-f", str(config)], capture_output=True, text=True, check=False)
         if check.returncode:
             raise RuntimeError(f"bad test haproxy config: {check.stdout}{check.stderr}")
-        self.process = subprocess.Popen(["haproxy", "-db", "-f", str(config)], stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(
+            ["haproxy", "-db", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         wait_until(lambda: Path(self.socket).exists(), 10, "haproxy's runtime socket to appear")
 
     def served_by(self, requests: int) -> dict[str, int]:
@@ -134,12 +135,21 @@ scrape_configs:
       - targets: ["{scrape_target}"]
 """)
         self.process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--log.level=warn",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
-        wait_until(lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=1).status == 200, 30,
-                   "Prometheus to become ready")
+        wait_until(
+            lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=1).status == 200,
+            30,
+            "Prometheus to become ready",
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:

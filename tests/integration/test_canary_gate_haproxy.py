@@ -25,23 +25,39 @@ def haproxy(tmp_path):
 
 def good_metrics(path):
     rng = np.random.default_rng(9)
-    path.write_text(json.dumps({"metrics": {"latency": {
-        "baseline": list(rng.lognormal(np.log(0.01), 0.2, 3000)),
-        "canary": list(rng.lognormal(np.log(0.01), 0.2, 500)),
-    }}}))
+    path.write_text(
+        json.dumps(
+            {
+                "metrics": {
+                    "latency": {
+                        "baseline": list(rng.lognormal(np.log(0.01), 0.2, 3000)),
+                        "canary": list(rng.lognormal(np.log(0.01), 0.2, 500)),
+                    }
+                }
+            }
+        )
+    )
 
 
 def gate_task(tmp_path, proxy, socket=None, **extra):
-    return {"perfgate.fleet.canary_gate": {
-        "rollout": "haproxy-test",
-        "state_dir": str(tmp_path / "state"),
-        "steps": [10, 25, 50, 100],
-        "metrics_file": str(tmp_path / "metrics.json"),
-        "metrics": [{"name": "latency", "source": "file", "kind": "latency"}],
-        "traffic": {"haproxy": {"socket": socket or proxy.socket, "backend": "app",
-                                "stable_servers": ["stable1", "stable2"], "canary_servers": ["canary1"]}},
-        **extra,
-    }}
+    return {
+        "perfgate.fleet.canary_gate": {
+            "rollout": "haproxy-test",
+            "state_dir": str(tmp_path / "state"),
+            "steps": [10, 25, 50, 100],
+            "metrics_file": str(tmp_path / "metrics.json"),
+            "metrics": [{"name": "latency", "source": "file", "kind": "latency"}],
+            "traffic": {
+                "haproxy": {
+                    "socket": socket or proxy.socket,
+                    "backend": "app",
+                    "stable_servers": ["stable1", "stable2"],
+                    "canary_servers": ["canary1"],
+                }
+            },
+            **extra,
+        }
+    }
 
 
 def test_gate_moves_the_real_traffic_split_10_25_50_100_0(tmp_path, haproxy):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from statistics import NormalDist
 
 import numpy as np
@@ -23,7 +24,7 @@ class WeightedSample:
     weights: np.ndarray  # same length, > 0
     dropped: int = 0  # non-finite inputs left out
 
-    @property
+    @cached_property
     def n(self) -> float:
         return float(self.weights.sum())
 
@@ -72,14 +73,18 @@ class WeightedSample:
         """The smallest value with at least q of the weight at or below it."""
         if self.n == 0:
             return math.nan
-        cumulative = np.cumsum(self.weights)
+        cumulative = self._cumulative[1:]
         index = int(np.searchsorted(cumulative, q * cumulative[-1], side="left"))
         return float(self.values[min(index, len(self.values) - 1)])
 
+    @cached_property
+    def _cumulative(self) -> np.ndarray:
+        """Running total of the weights with a leading 0; computed once, used by every lookup."""
+        return np.concatenate(([0.0], np.cumsum(self.weights)))
+
     def weight_below(self, points: np.ndarray, inclusive: bool) -> np.ndarray:
         """For each point, the total weight of values < point (or <= point)."""
-        cumulative = np.concatenate(([0.0], np.cumsum(self.weights)))
-        return cumulative[np.searchsorted(self.values, points, side="right" if inclusive else "left")]
+        return self._cumulative[np.searchsorted(self.values, points, side="right" if inclusive else "left")]
 
 
 def pooled_quantile(a: WeightedSample, b: WeightedSample, q: float) -> float:

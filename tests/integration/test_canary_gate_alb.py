@@ -1,0 +1,118 @@
+"""canary_gate's aws_alb backend against moto's server: weights set on the listener and read back."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import boto3
+import pytest
+from ansible_run import run_task
+from servers import free_port, wait_until
+
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}
+
+
+@pytest.fixture
+def moto_endpoint():
+    port = free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    import urllib.request
+
+    wait_until(lambda: urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).status == 200, 30, "moto to start")
+    yield endpoint
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture
+def alb(moto_endpoint, monkeypatch):
+    for key, value in {**AWS_ENV, "AWS_ENDPOINT_URL": moto_endpoint}.items():
+        monkeypatch.setenv(key, value)
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    elbv2 = boto3.client("elbv2", region_name="eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.40.{i}.0/24", AvailabilityZone=f"eu-west-1{z}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, z in enumerate("ab")
+    ]
+    balancer = elbv2.create_load_balancer(Name="perfgate-test", Subnets=subnets)["LoadBalancers"][0]
+    groups = {
+        g: elbv2.create_target_group(Name=f"perfgate-{g}", Protocol="HTTP", Port=80, VpcId=vpc)["TargetGroups"][0][
+            "TargetGroupArn"
+        ]
+        for g in ("stable", "canary")
+    }
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer["LoadBalancerArn"],
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[
+            {
+                "Type": "forward",
+                "ForwardConfig": {
+                    "TargetGroups": [
+                        {"TargetGroupArn": groups["stable"], "Weight": 100},
+                        {"TargetGroupArn": groups["canary"], "Weight": 0},
+                    ]
+                },
+            }
+        ],
+    )["Listeners"][0]["ListenerArn"]
+    return elbv2, listener, groups
+
+
+def listener_weights(elbv2, listener, groups):
+    action = elbv2.describe_listeners(ListenerArns=[listener])["Listeners"][0]["DefaultActions"][0]
+    by_arn = {g["TargetGroupArn"]: g["Weight"] for g in action["ForwardConfig"]["TargetGroups"]}
+    return by_arn[groups["stable"]], by_arn[groups["canary"]]
+
+
+def test_weights_are_set_on_the_listener_and_read_back(tmp_path, alb):
+    elbv2, listener, groups = alb
+    (tmp_path / "m.json").write_text(
+        json.dumps(
+            {
+                "metrics": {
+                    "errors": {"baseline": {"errors": 10, "requests": 10000}, "canary": {"errors": 1, "requests": 2000}}
+                }
+            }
+        )
+    )
+    task = {
+        "perfgate.fleet.canary_gate": {
+            "rollout": "alb-test",
+            "state_dir": str(tmp_path / "state"),
+            "aws_region": "eu-west-1",
+            "metrics_file": str(tmp_path / "m.json"),
+            "metrics": [{"name": "errors", "source": "file", "kind": "ratio", "ceiling": 0.01}],
+            "traffic": {
+                "aws_alb": {
+                    "listener_arn": listener,
+                    "stable_target_group_arn": groups["stable"],
+                    "canary_target_group_arn": groups["canary"],
+                }
+            },
+        }
+    }
+    env = {**AWS_ENV, "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"]}
+    for expected in (10, 25):
+        result = run_task(task, extra_env=env)
+        assert not result.get("failed"), result.get("msg")
+        assert result["weight_after"] == expected
+        assert listener_weights(elbv2, listener, groups) == (100 - expected, expected)
+    rollback = run_task(
+        {"perfgate.fleet.canary_gate": {**task["perfgate.fleet.canary_gate"], "action": "rollback"}}, extra_env=env
+    )
+    assert rollback["weight_after"] == 0
+    assert listener_weights(elbv2, listener, groups) == (100, 0)

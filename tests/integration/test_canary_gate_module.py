@@ -1,0 +1,63 @@
+"""perfgate.fleet.canary_gate through Ansible: argument errors, check mode and diff mode."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from ansible_run import run_task
+
+
+def base(tmp_path, **extra):
+    (tmp_path / "m.json").write_text(
+        json.dumps({"metrics": {"latency": {"baseline": [0.01] * 100, "canary": [0.01] * 100}}})
+    )
+    return {
+        "perfgate.fleet.canary_gate": {
+            "rollout": "r",
+            "state_dir": str(tmp_path / "state"),
+            "metrics_file": str(tmp_path / "m.json"),
+            "metrics": [{"name": "latency", "source": "file", "kind": "latency"}],
+            "traffic": {"file": {"path": str(tmp_path / "w.json")}},
+            **extra,
+        }
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"steps": "ten"}, "steps"),
+        ({"action": "explode"}, "value of action must be one of"),
+        ({"no_such_option": True}, "Unsupported parameters"),
+        ({"steps": [50, 10]}, "steps must increase strictly"),
+        (
+            {"metrics": [{"name": "p99", "source": "prometheus", "kind": "latency", "query": 'x{group="${group}"}'}]},
+            "need prometheus_url",
+        ),
+        ({"metrics": [{"kind": "latency"}]}, "a metric has no name"),
+        ({"traffic": {"haproxy": {"socket": "/run/x.sock"}}}, "traffic.haproxy needs backend"),
+        ({"rollout": "a/b"}, "rollout id 'a/b' is not valid"),
+    ],
+)
+def test_bad_arguments_get_a_clear_error(tmp_path, extra, message):
+    result = run_task(base(tmp_path, **extra))
+    assert result.get("failed") is True
+    assert message in result["msg"], result["msg"]
+    assert "Traceback" not in result.get("module_stderr", "") + result["msg"]
+
+
+def test_missing_rollout_is_reported_by_ansible(tmp_path):
+    task = base(tmp_path)
+    del task["perfgate.fleet.canary_gate"]["rollout"]
+    result = run_task(task)
+    assert result.get("failed") is True and "rollout" in result["msg"]
+
+
+def test_check_mode_decides_but_writes_nothing_and_diff_shows_the_weight(tmp_path):
+    result = run_task(base(tmp_path), check=True, diff=True)
+    assert not result.get("failed"), result.get("msg")
+    assert result["decision"] == "advance" and result["changed"] is True
+    assert result["diff"] == {"before": "canary weight: 0%\n", "after": "canary weight: 10%\n"}
+    assert not (tmp_path / "w.json").exists()
+    assert not (tmp_path / "state").exists()
