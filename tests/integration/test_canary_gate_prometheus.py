@@ -129,7 +129,7 @@ def test_stale_canary_series_is_nodata(tmp_path, monitored):
 
 
 def test_prometheus_stopped_mid_rollout_never_advances(tmp_path, monitored):
-    exporter, prometheus = monitored
+    _, prometheus = monitored
     wait_for_series(prometheus, "canary", present=True)
     assert run_task(gate(tmp_path, prometheus.url))["decision"] == "advance"
     state_file = tmp_path / "state" / "prom-test.json"
