@@ -61,3 +61,18 @@ def test_check_mode_decides_but_writes_nothing_and_diff_shows_the_weight(tmp_pat
     assert result["diff"] == {"before": "canary weight: 0%\n", "after": "canary weight: 10%\n"}
     assert not (tmp_path / "w.json").exists()
     assert not (tmp_path / "state").exists()
+
+
+def test_missing_boto3_is_reported_with_missing_required_lib(tmp_path):
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "boto3.py").write_text("raise ImportError('boto3 hidden by the test')\n")
+    task = base(
+        tmp_path,
+        traffic={
+            "aws_alb": {"listener_arn": "arn:l", "stable_target_group_arn": "arn:s", "canary_target_group_arn": "arn:c"}
+        },
+    )
+    result = run_task(task, extra_env={"PYTHONPATH": str(shadow)})
+    assert result.get("failed") is True
+    assert "Failed to import the required Python library (boto3)" in result["msg"], result["msg"]

@@ -240,6 +240,13 @@ try:
 except ImportError:
     HAS_NUMPY = False
 
+try:
+    import boto3  # noqa: F401  (CloudWatch metrics and the aws_alb backend)
+
+    HAS_BOTO3 = True
+except ImportError:
+    HAS_BOTO3 = False
+
 ARGUMENT_SPEC = {
     "rollout": {"type": "str", "required": True},
     "state_dir": {"type": "path", "required": True},
@@ -266,6 +273,11 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_NUMPY:
         module.fail_json(msg=missing_required_lib("numpy"))
+    needs_aws = "aws_alb" in (module.params["traffic"] or {}) or any(
+        isinstance(m, dict) and m.get("source") == "cloudwatch" for m in module.params["metrics"]
+    )
+    if needs_aws and not HAS_BOTO3:
+        module.fail_json(msg=missing_required_lib("boto3"))
     from ansible_collections.perfgate.fleet.plugins.module_utils.canary_gate_run import GateError, run_gate
 
     try:
