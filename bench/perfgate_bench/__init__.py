@@ -1,0 +1,3 @@
+"""perfgate's benchmark agent."""
+
+__version__ = "0.1.0"

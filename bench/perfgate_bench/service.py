@@ -1,0 +1,268 @@
+"""perfgate-bench serve: the checksum service a canary rollout moves traffic to.
+
+Threads serve requests; the checksum kernel releases the GIL (numba nogil), so every core works.
+Fault injection (inject_latency_ms, inject_error_ratio) exists for rehearsals: it lets a rollout
+be practised against a deliberately bad build. Both are off unless configured.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field, fields
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from perfgate_bench import __version__, kernels
+from perfgate_bench.runner import BenchError, jitter_samples, parse_cpus, pin
+
+# Fine enough around 1-20 ms that p50/p95/p99 interpolate within a few percent.
+LATENCY_BUCKETS = (
+    0.0001,
+    0.0002,
+    0.0003,
+    0.0005,
+    0.00075,
+    0.001,
+    0.0015,
+    0.002,
+    0.003,
+    0.004,
+    0.005,
+    0.0065,
+    0.008,
+    0.01,
+    0.0125,
+    0.015,
+    0.0175,
+    0.02,
+    0.025,
+    0.03,
+    0.04,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+)
+JITTER_BUCKETS = (1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 5e-2)
+
+
+@dataclass
+class ServiceConfig:
+    listen: str = "127.0.0.1"
+    port: int = 8080
+    cpus: str = ""
+    version: str = __version__
+    max_body_bytes: int = 16 << 20
+    periodic_kernels: list[str] = field(default_factory=list)
+    periodic_interval: float = 60.0
+    inject_latency_ms: float = 0.0
+    inject_error_ratio: float = 0.0
+
+    @classmethod
+    def load(cls, path: str | None, overrides: dict) -> ServiceConfig:
+        values: dict = {}
+        if path:
+            try:
+                with open(path, "rb") as handle:
+                    values = tomllib.load(handle)
+            except OSError as error:
+                raise BenchError(f"cannot read config {path}: {error.strerror}") from None
+            except tomllib.TOMLDecodeError as error:
+                raise BenchError(f"config {path} is not valid TOML: {error}") from None
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise BenchError(f"config {path}: unknown setting(s) {', '.join(sorted(unknown))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        config = cls(**values)
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if not 0 < int(self.port) < 65536:
+            raise BenchError(f"port {self.port} is not a TCP port")
+        if not 0.0 <= float(self.inject_error_ratio) <= 1.0:
+            raise BenchError("inject_error_ratio must be between 0 and 1")
+        if float(self.inject_latency_ms) < 0 or float(self.periodic_interval) <= 0 or int(self.max_body_bytes) < 1:
+            raise BenchError("inject_latency_ms must be >= 0, periodic_interval and max_body_bytes > 0")
+        unknown = set(self.periodic_kernels) - {"checksum", "jitter"}
+        if unknown:
+            raise BenchError(f"periodic_kernels may hold checksum and jitter, not {sorted(unknown)}")
+        if self.cpus:
+            parse_cpus(self.cpus)
+
+
+class Metrics:
+    def __init__(self, version: str):
+        self.registry = CollectorRegistry()
+        self.version = version
+        self.latency = Histogram(
+            "perfgate_request_duration_seconds",
+            "POST /checksum latency",
+            ["version"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.requests = Counter(
+            "perfgate_requests_total", "Requests served", ["version", "code"], registry=self.registry
+        )
+        self.errors = Counter(
+            "perfgate_request_errors_total", "Requests answered with 5xx", ["version"], registry=self.registry
+        )
+        self.kernel = Gauge(
+            "perfgate_kernel_result", "Latest periodic kernel result", ["kernel", "unit"], registry=self.registry
+        )
+        self.jitter = Histogram(
+            "perfgate_jitter_seconds",
+            "Per-iteration time of the fixed-work loop",
+            buckets=JITTER_BUCKETS,
+            registry=self.registry,
+        )
+        Gauge("perfgate_build_info", "Build of this agent", ["version"], registry=self.registry).labels(version).set(1)
+        # Expose zero-valued series up front so the gate's queries find both groups from the start.
+        self.errors.labels(version)
+        self.latency.labels(version)
+
+
+class Service:
+    def __init__(self, config: ServiceConfig):
+        self.config = config
+        self.metrics = Metrics(config.version)
+        self.stopping = threading.Event()
+        self.server = ThreadingHTTPServer((config.listen, int(config.port)), self._handler())
+        self.server.daemon_threads = True
+        self._periodic = threading.Thread(target=self._periodic_loop, daemon=True)
+
+    def _handler(self):
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            server_version = f"perfgate-bench/{__version__}"
+            wbufsize = 65536
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):
+                pass
+
+            def _reply(
+                self,
+                status: int,
+                payload: dict | bytes,
+                content_type: str = "application/json",
+                extra_headers: dict | None = None,
+            ):
+                body = payload if isinstance(payload, bytes) else (json.dumps(payload) + "\n").encode()
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                for name, value in (extra_headers or {}).items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _not_allowed(self, allowed: str):
+                self._reply(
+                    405,
+                    {"error": f"{self.command} is not allowed on {self.path}; use {allowed}"},
+                    extra_headers={"Allow": allowed},
+                )
+
+            def do_GET(self):
+                if self.path == "/healthz":
+                    self._reply(200, {"status": "ok", "version": service.config.version})
+                elif self.path == "/metrics":
+                    self._reply(200, generate_latest(service.metrics.registry), CONTENT_TYPE_LATEST)
+                elif self.path == "/checksum":
+                    self._not_allowed("POST")
+                else:
+                    self._reply(404, {"error": f"no such path {self.path}; try POST /checksum"})
+
+            def do_POST(self):
+                if self.path != "/checksum":
+                    if self.path in ("/healthz", "/metrics"):
+                        self._not_allowed("GET")
+                    else:
+                        self._reply(404, {"error": f"no such path {self.path}; try POST /checksum"})
+                    return
+                started = time.perf_counter()
+                status = service.checksum(self)
+                elapsed = time.perf_counter() - started
+                version = service.config.version
+                service.metrics.latency.labels(version).observe(elapsed)
+                service.metrics.requests.labels(version, str(status)).inc()
+                if status >= 500:
+                    service.metrics.errors.labels(version).inc()
+
+            do_PUT = do_DELETE = do_PATCH = lambda self: self._not_allowed(
+                "POST" if self.path == "/checksum" else "GET"
+            )
+
+        return Handler
+
+    def checksum(self, handler) -> int:
+        length_header = handler.headers.get("Content-Length")
+        if length_header is None or not length_header.isdigit():
+            handler._reply(411, {"error": "POST /checksum needs a Content-Length"})
+            return 411
+        length = int(length_header)
+        if length == 0:
+            handler._reply(400, {"error": "the body is empty; send the bytes to checksum"})
+            return 400
+        if length > self.config.max_body_bytes:
+            handler._reply(413, {"error": f"the body is {length} bytes; the limit is {self.config.max_body_bytes}"})
+            handler.close_connection = True
+            return 413
+        body = handler.rfile.read(length)
+        if self.config.inject_latency_ms:
+            time.sleep(self.config.inject_latency_ms / 1000.0)
+        if self.config.inject_error_ratio and random.random() < self.config.inject_error_ratio:
+            handler._reply(500, {"error": "injected error (rehearsal fault injection is on)"})
+            return 500
+        value = kernels.checksum(body)
+        handler._reply(200, {"checksum": f"{value:016x}", "length": length, "version": self.config.version})
+        return 200
+
+    def _periodic_loop(self) -> None:
+        data = np.random.default_rng(3).integers(0, 256, 16 << 20, dtype=np.uint8)
+        while not self.stopping.is_set():
+            if "checksum" in self.config.periodic_kernels:
+                kernels.checksum(data[:4096])
+                started = time.perf_counter()
+                kernels.checksum(data)
+                self.metrics.kernel.labels("checksum", "GB/s").set(data.size / (time.perf_counter() - started) / 1e9)
+            if "jitter" in self.config.periodic_kernels:
+                samples = jitter_samples(5000)
+                for sample in samples:
+                    self.metrics.jitter.observe(sample / 1e9)
+                self.metrics.kernel.labels("jitter_p999", "us").set(float(np.percentile(samples, 99.9)) / 1000)
+            self.stopping.wait(self.config.periodic_interval)
+
+    def serve(self) -> None:
+        if self.config.cpus:
+            pin(parse_cpus(self.config.cpus))
+        kernels.checksum(b"warm-up")  # compile or load the cache before the first request
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=self.shutdown, daemon=True).start())
+        if self.config.periodic_kernels:
+            self._periodic.start()
+        self.server.serve_forever()
+        self.server.server_close()
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        self.server.shutdown()
