@@ -90,10 +90,17 @@ class ServiceConfig:
             raise BenchError(f"config {path}: unknown setting(s) {', '.join(sorted(unknown))}")
         values.update({k: v for k, v in overrides.items() if v is not None})
         config = cls(**values)
-        config.check()
+        try:
+            config.check()
+        except (TypeError, ValueError) as error:
+            if isinstance(error, BenchError):
+                raise
+            raise BenchError(f"config {path or '(flags)'}: a setting has the wrong type: {error}") from None
         return config
 
     def check(self) -> None:
+        if not isinstance(self.periodic_kernels, list):
+            raise BenchError("periodic_kernels must be a list such as [\"checksum\", \"jitter\"]")
         if not 0 < int(self.port) < 65536:
             raise BenchError(f"port {self.port} is not a TCP port")
         if not 0.0 <= float(self.inject_error_ratio) <= 1.0:
@@ -257,7 +264,9 @@ class Service:
         if self.config.cpus:
             pin(parse_cpus(self.config.cpus))
         kernels.checksum(b"warm-up")  # compile or load the cache before the first request
-        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=self.shutdown, daemon=True).start())
+        if threading.current_thread() is threading.main_thread():
+            # shutdown() waits for serve_forever's loop, so it must run outside the signal handler.
+            signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=self.shutdown, daemon=True).start())
         if self.config.periodic_kernels:
             self._periodic.start()
         self.server.serve_forever()

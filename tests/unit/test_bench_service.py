@@ -1,0 +1,214 @@
+"""perfgate-bench serve: endpoints, bad requests, metrics, fault injection, config and SIGTERM."""
+
+import http.client
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from perfgate_bench import kernels
+from perfgate_bench.cli import main
+from perfgate_bench.service import LATENCY_BUCKETS, Service, ServiceConfig
+from prometheus_client.parser import text_string_to_metric_families
+from servers import free_port, wait_until
+
+
+@pytest.fixture
+def start_service():
+    started = []
+
+    def start(**settings):
+        config = ServiceConfig.load(None, {"port": free_port(), **settings})
+        service = Service(config)
+        thread = threading.Thread(target=service.serve, daemon=True)
+        thread.start()
+        wait_until(lambda: request(config.port, "GET", "/healthz")[0] == 200, 30, "the service answering")
+        started.append((service, thread))
+        return config.port
+
+    yield start
+    for service, thread in started:
+        service.shutdown()
+        thread.join(10)
+
+
+def request(port, method, path, body=None, headers=None):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        connection.close()
+
+
+def raw_request(port, text: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(text)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def metric_families(port):
+    status, _, body = request(port, "GET", "/metrics")
+    assert status == 200
+    return {family.name: family for family in text_string_to_metric_families(body.decode())}
+
+
+def test_checksum_endpoint_returns_the_defined_checksum(start_service):
+    port = start_service(version="1.2.3")
+    body = bytes(range(256)) * 257
+    status, _, reply = request(port, "POST", "/checksum", body)
+    assert status == 200
+    assert json.loads(reply) == {
+        "checksum": f"{kernels.checksum_reference(body):016x}",
+        "length": len(body),
+        "version": "1.2.3",
+    }
+
+
+def test_healthz_names_the_version(start_service):
+    port = start_service(version="9.9")
+    status, _, reply = request(port, "GET", "/healthz")
+    assert status == 200 and json.loads(reply) == {"status": "ok", "version": "9.9"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "message"),
+    [
+        ("POST", "/checksum", b"", 400, "body is empty"),
+        ("POST", "/checksum", b"x" * 2048, 413, "the limit is 1024"),
+        ("GET", "/checksum", None, 405, "use POST"),
+        ("PUT", "/checksum", b"x", 405, "use POST"),
+        ("POST", "/metrics", b"x", 405, "use GET"),
+        ("DELETE", "/healthz", None, 405, "use GET"),
+        ("GET", "/nowhere", None, 404, "no such path /nowhere"),
+        ("POST", "/nowhere", b"x", 404, "no such path /nowhere"),
+    ],
+)
+def test_bad_requests_get_a_4xx_with_a_message(start_service, method, path, body, status, message):
+    port = start_service(max_body_bytes=1024)
+    got, headers, reply = request(port, method, path, body)
+    assert got == status
+    assert message in json.loads(reply)["error"]
+    if status == 405:
+        assert dict(headers)["Allow"] in ("GET", "POST")
+
+
+def test_post_without_content_length_gets_411(start_service):
+    port = start_service()
+    reply = raw_request(port, b"POST /checksum HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 411")
+    assert b"needs a Content-Length" in reply
+
+
+def test_metrics_parse_and_count_requests_by_version_and_code(start_service):
+    port = start_service(version="2.0")
+    for _ in range(3):
+        assert request(port, "POST", "/checksum", b"abc")[0] == 200
+    request(port, "POST", "/checksum", b"")
+    families = metric_families(port)
+    counts = {
+        (s.labels["version"], s.labels["code"]): s.value
+        for s in families["perfgate_requests"].samples
+        if s.name == "perfgate_requests_total"
+    }
+    assert counts == {("2.0", "200"): 3.0, ("2.0", "400"): 1.0}
+    latency = families["perfgate_request_duration_seconds"]
+    buckets = [s for s in latency.samples if s.name.endswith("_bucket")]
+    assert {s.labels["version"] for s in buckets} == {"2.0"}
+    assert len(buckets) == len(LATENCY_BUCKETS) + 1  # and +Inf
+    assert min(LATENCY_BUCKETS) == 0.0001 and max(LATENCY_BUCKETS) == 2.0
+    count = next(s.value for s in latency.samples if s.name.endswith("_count"))
+    assert count == 4.0
+    build = families["perfgate_build_info"].samples[0]
+    assert build.labels == {"version": "2.0"} and build.value == 1.0
+    errors = families["perfgate_request_errors"].samples
+    assert [(s.labels, s.value) for s in errors if s.name.endswith("_total")] == [({"version": "2.0"}, 0.0)]
+
+
+def test_injected_errors_are_counted_as_5xx(start_service):
+    port = start_service(version="bad", inject_error_ratio=1.0)
+    status, _, reply = request(port, "POST", "/checksum", b"abc")
+    assert status == 500 and "injected" in json.loads(reply)["error"]
+    errors = metric_families(port)["perfgate_request_errors"].samples
+    assert next(s.value for s in errors if s.name.endswith("_total")) == 1.0
+
+
+def test_injected_latency_delays_every_request(start_service):
+    port = start_service(inject_latency_ms=150)
+    started = time.monotonic()
+    assert request(port, "POST", "/checksum", b"abc")[0] == 200
+    assert time.monotonic() - started >= 0.15
+
+
+def test_periodic_kernels_publish_gauges_and_jitter(start_service):
+    port = start_service(periodic_kernels=["checksum", "jitter"], periodic_interval=0.2)
+
+    def published():
+        families = metric_families(port)
+        gauges = {s.labels["kernel"]: s.value for s in families["perfgate_kernel_result"].samples}
+        jitter = next(s.value for s in families["perfgate_jitter_seconds"].samples if s.name.endswith("_count"))
+        return gauges.get("checksum", 0) > 0 and gauges.get("jitter_p999", 0) > 0 and jitter >= 5000
+
+    wait_until(published, 60, "periodic kernel results in /metrics")
+
+
+@pytest.mark.parametrize(
+    ("config_text", "message"),
+    [
+        ("port = 0\n", "is not a TCP port"),
+        ("port = 'http'\n", "wrong type"),
+        ("colour = 'blue'\n", "unknown setting(s) colour"),
+        ("inject_error_ratio = 1.5\n", "between 0 and 1"),
+        ("periodic_kernels = ['triad']\n", "may hold checksum and jitter"),
+        ("periodic_kernels = 'checksum'\n", "must be a list"),
+        ("cpus = 'a-b'\n", "is not a CPU number"),
+        ("port = = 1\n", "is not valid TOML"),
+    ],
+)
+def test_bad_config_exits_2_with_a_message(tmp_path, capsys, config_text, message):
+    config = tmp_path / "agent.toml"
+    config.write_text(config_text)
+    assert main(["serve", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_missing_config_file_is_named(capsys, tmp_path):
+    assert main(["serve", "--config", str(tmp_path / "absent.toml")]) == 2
+    assert "cannot read config" in capsys.readouterr().err
+
+
+def test_cli_flags_override_the_config_file(tmp_path):
+    config = tmp_path / "agent.toml"
+    config.write_text("port = 8081\nversion = 'from-file'\ninject_latency_ms = 5.0\n")
+    loaded = ServiceConfig.load(str(config), {"port": 9000, "version": None})
+    assert (loaded.port, loaded.version, loaded.inject_latency_ms) == (9000, "from-file", 5.0)
+
+
+def test_sigterm_stops_the_service_cleanly(tmp_path):
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "perfgate_bench.cli", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: request(port, "GET", "/healthz")[0] == 200, 60, "the service answering")
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        assert "Traceback" not in process.stderr.read()
+        with pytest.raises(OSError):
+            request(port, "GET", "/healthz")
+    finally:
+        process.kill()
+        process.wait()
