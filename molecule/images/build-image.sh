@@ -11,9 +11,10 @@ tag="${2:?usage: build-image.sh SUITE TAG}"
 image="localhost/perfgate/debian:${tag}"
 mirror="${PERFGATE_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
+# python3-venv lets the bench_agent role create its virtualenvs without reaching a package mirror.
 # python3-apt lets Ansible's apt module run without bootstrapping itself on every fresh host;
 # openssh-server and sudo make the container behave like the VMs the roles target.
-packages="python3,python3-apt,systemd,systemd-sysv,dbus,sudo,openssh-server,iproute2,procps,ca-certificates"
+packages="python3,python3-apt,python3-venv,systemd,systemd-sysv,dbus,sudo,openssh-server,iproute2,procps,ca-certificates"
 
 recipe_hash=$( { cat "$0"; echo "$suite $packages"; } | sha256sum | cut -c1-16)
 current=$(podman image inspect --format '{{ index .Labels "perfgate.recipe" }}' "$image" 2>/dev/null || true)

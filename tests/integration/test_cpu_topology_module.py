@@ -44,3 +44,19 @@ def test_missing_sysfs_is_reported(tmp_path):
     result = run_task({"perfgate.fleet.cpu_topology": {"sysfs_root": str(tmp_path / "nothing")}})
     assert result.get("failed") is True
     assert "cannot read" in result["msg"] and "online" in result["msg"]
+
+
+def test_plan_false_reads_only_the_topology(two_socket):
+    # 0-63 would isolate nothing, which planning refuses; without planning it is ignored.
+    result = run_task({"perfgate.fleet.cpu_topology": {**two_socket, "plan": False, "housekeeping_cpus": "0-63"}})
+    assert not result.get("failed"), result
+    facts = result["ansible_facts"]["perfgate_cpu"]
+    assert facts["plan"] is None
+    assert facts["topology"]["nodes"]["1"]["cpus"]
+
+
+def test_cpulist_filters_through_ansible():
+    result = run_task({"ansible.builtin.debug": {"msg": "{{ '5,0-2' | perfgate.fleet.cpulist_expand }}"}})
+    assert result["msg"] == [0, 1, 2, 5]
+    result = run_task({"ansible.builtin.debug": {"msg": "{{ '1-x' | perfgate.fleet.cpulist_expand }}"}})
+    assert result.get("failed") is True and "'1-x' is not a CPU number" in result["msg"]

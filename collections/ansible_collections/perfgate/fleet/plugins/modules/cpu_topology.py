@@ -43,6 +43,13 @@ options:
     description: Allow O(housekeeping_cpus) to put threads of one physical core on both sides.
     type: bool
     default: false
+  plan:
+    description:
+      - Plan the isolation. With C(false) only the topology is read and C(perfgate_cpu.plan) is
+        null; roles that only need to know which node a CPU is on use this, and it also works
+        on hosts too small to isolate anything.
+    type: bool
+    default: true
 author:
   - perfgate
 """
@@ -59,6 +66,10 @@ EXAMPLES = r"""
 - name: Use an explicit housekeeping list
   perfgate.fleet.cpu_topology:
     housekeeping_cpus: "0-1,32-33"
+
+- name: Read only the topology, without planning
+  perfgate.fleet.cpu_topology:
+    plan: false
 
 - name: Pin a service to the isolated CPUs
   ansible.builtin.debug:
@@ -101,6 +112,7 @@ ARGUMENT_SPEC = {
     "housekeeping_cpus": {"type": "str"},
     "nic": {"type": "str"},
     "allow_split_cores": {"type": "bool", "default": False},
+    "plan": {"type": "bool", "default": True},
 }
 
 
@@ -109,18 +121,20 @@ def main() -> None:
     params = module.params
     try:
         topology = read_topology(params["sysfs_root"], params["proc_root"])
-        plan = plan_isolation(
-            topology,
-            housekeeping_cores_per_node=params["housekeeping_cores_per_node"],
-            housekeeping_cpus=params["housekeeping_cpus"],
-            nic=params["nic"],
-            allow_split_cores=params["allow_split_cores"],
-        )
+        plan = None
+        if params["plan"]:
+            plan = plan_isolation(
+                topology,
+                housekeeping_cores_per_node=params["housekeeping_cores_per_node"],
+                housekeeping_cpus=params["housekeeping_cpus"],
+                nic=params["nic"],
+                allow_split_cores=params["allow_split_cores"],
+            )
     except (TopologyError, PlanError, CpuListError) as error:
         module.fail_json(msg=f"cpu_topology: {error}")
     module.exit_json(
         changed=False,
-        ansible_facts={"perfgate_cpu": {"topology": topology.as_facts(), "plan": plan.as_facts()}},
+        ansible_facts={"perfgate_cpu": {"topology": topology.as_facts(), "plan": plan.as_facts() if plan else None}},
     )
 
 
