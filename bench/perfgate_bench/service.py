@@ -100,7 +100,7 @@ class ServiceConfig:
 
     def check(self) -> None:
         if not isinstance(self.periodic_kernels, list):
-            raise BenchError("periodic_kernels must be a list such as [\"checksum\", \"jitter\"]")
+            raise BenchError('periodic_kernels must be a list such as ["checksum", "jitter"]')
         if not 0 < int(self.port) < 65536:
             raise BenchError(f"port {self.port} is not a TCP port")
         if not 0.0 <= float(self.inject_error_ratio) <= 1.0:
