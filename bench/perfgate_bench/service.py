@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import random
 import signal
+import sys
 import threading
 import time
 import tomllib
@@ -146,13 +147,23 @@ class Metrics:
         self.latency.labels(version)
 
 
+class QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # A client that hangs up mid-request (load generators do at the end of a run) is normal
+        # traffic, not a server fault; anything else still gets the standard report.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class Service:
     def __init__(self, config: ServiceConfig):
         self.config = config
         self.metrics = Metrics(config.version)
         self.stopping = threading.Event()
-        self.server = ThreadingHTTPServer((config.listen, int(config.port)), self._handler())
-        self.server.daemon_threads = True
+        self.server = QuietServer((config.listen, int(config.port)), self._handler())
         self._periodic = threading.Thread(target=self._periodic_loop, daemon=True)
 
     def _handler(self):

@@ -32,19 +32,24 @@ PLATFORMS = {
     "x86_64": ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64"],
     "aarch64": ["manylinux_2_28_aarch64", "manylinux_2_17_aarch64", "manylinux2014_aarch64"],
 }
-SKIP = {"__pycache__", "build", "dist"}
 
 
 class BuildError(Exception):
     pass
 
 
+def wheel_inputs(source: Path) -> list[Path]:
+    """The files that go into the wheel; the benchmarks beside the package do not."""
+    package = [
+        p for p in sorted((source / "perfgate_bench").rglob("*")) if p.is_file() and "__pycache__" not in p.parts
+    ]
+    return [source / "pyproject.toml", *package]
+
+
 def source_hash(source: Path) -> str:
     digest = hashlib.sha256()
-    for path in sorted(source.rglob("*")):
-        relative = path.relative_to(source)
-        if path.is_file() and not SKIP & set(relative.parts) and not relative.parts[0].endswith(".egg-info"):
-            digest.update(str(relative).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in wheel_inputs(source):
+        digest.update(str(path.relative_to(source)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
@@ -75,9 +80,10 @@ def ensure_agent_wheel(wheelhouse: Path, version: str, source: Path | None) -> t
         return wheel, False
     with tempfile.TemporaryDirectory(dir=wheelhouse) as scratch:
         tree = Path(scratch) / "src"
-        shutil.copytree(
-            source, tree, ignore=lambda _d, names: [n for n in names if n in SKIP or n.endswith(".egg-info")]
-        )
+        for path in wheel_inputs(source):
+            target = tree / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
         init = tree / "perfgate_bench" / "__init__.py"
         init.write_text(re.sub(r'__version__ = "[^"]*"', f'__version__ = "{version}"', init.read_text()))
         pip("wheel", "--quiet", "--no-deps", "--wheel-dir", str(Path(scratch) / "out"), str(tree))
