@@ -1,0 +1,299 @@
+#!/usr/bin/env python3
+"""make demo: the whole pipeline on the local environment, with a live progress view.
+
+1. brings the local environment up (playbooks/local/up.yml) when any host is missing;
+2. runs site.yml (harden, cpu_isolation, the stable agent, HAProxy, Prometheus, node_exporter);
+3. under steady load from wrk through each region's HAProxy, rolls out a good build, which is
+   promoted, and then a bad build (the agent's fault injection: +40% latency and 2% errors),
+   which is rolled back;
+4. prints both outcomes, how long the bad build took from first receiving traffic to weight 0
+   (read back from HAProxy), the load generator's failed requests, and where the reports are.
+
+Ansible's own output goes to a log file per step; the terminal shows one line per step and one
+line per gate evaluation. Exit status 0 only when the good build promoted with no failed request
+and the bad build rolled back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+INVENTORY = REPO / "inventories" / "local" / "hosts.yml"
+STATE_DIR = REPO / ".cache" / "rollouts"
+REPORTS = REPO / "reports"
+LOAD_SCRIPT = Path(__file__).resolve().parent / "files" / "load.lua"
+ENVIRONMENT = yaml.safe_load((Path(__file__).resolve().parent / "local_env.yml").read_text())
+
+STABLE, GOOD, BAD = "1.0.0", "1.1.0", "1.2.0"
+EVALUATION_INTERVAL = 5  # seconds, as the scrape interval: the bad build must be gone within 30 s
+LOAD_DELAY_MS = 40  # 4 connections x 1000 / 40 ms = 100 requests/s per region
+
+
+def say(text: str) -> None:
+    print(f"[{datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+def run_playbook(playbook: str, log: Path, extra: dict | None = None, inventory: bool = True) -> int:
+    """Runs a playbook with its output in `log`; prints elapsed time; returns the exit status."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    command = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "playbooks" / playbook)]
+    if inventory:
+        command += ["-i", str(INVENTORY)]
+    if extra:
+        command += ["-e", json.dumps(extra)]
+    started = time.monotonic()
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        code = process.wait()
+    status = "ok" if code == 0 else f"exit {code}"
+    say(f"  {playbook}: {status} in {time.monotonic() - started:.0f} s (log: {log.relative_to(REPO)})")
+    return code
+
+
+def tail(log: Path, lines: int = 25) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def environment_is_up() -> bool:
+    if not INVENTORY.exists():
+        return False
+    names = subprocess.run(
+        ["podman", "ps", "--filter", f"label=perfgate.env={ENVIRONMENT['local_env_prefix']}", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    regions = len(ENVIRONMENT["local_env_regions"])
+    per_region = ENVIRONMENT["local_env_stable_agents"] + ENVIRONMENT["local_env_canary_agents"] + 1
+    return len(names) == regions * per_region + 1
+
+
+class Load:
+    """One wrk process per region, POSTing 64 KiB bodies through the region's HAProxy."""
+
+    def __init__(self, log_dir: Path):
+        self.log_dir, self.processes = log_dir, {}
+
+    def start(self) -> None:
+        for region in ENVIRONMENT["local_env_regions"]:
+            url = f"http://127.0.0.1:{region['lb_http_port']}/checksum"
+            out = open(self.log_dir / f"wrk-{region['name']}.txt", "w")  # noqa: SIM115 (closed in stop)
+            process = subprocess.Popen(
+                ["wrk", "-t1", "-c4", "-d3600s", "--timeout", "5s", "-s", str(LOAD_SCRIPT), url],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, "WRK_DELAY_MS": str(LOAD_DELAY_MS)},
+            )
+            self.processes[region["name"]] = (process, out)
+
+    def stop(self) -> dict:
+        """Stops wrk (SIGINT makes it print its totals) and returns requests and failures per region."""
+        totals = {}
+        for name, (process, out) in self.processes.items():
+            process.send_signal(signal.SIGINT)
+            process.wait(timeout=30)
+            out.close()
+            text = (self.log_dir / f"wrk-{name}.txt").read_text()
+            requests = re.search(r"(\d+) requests in", text)
+            non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+            socket_errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+            totals[name] = {
+                "requests": int(requests.group(1)) if requests else 0,
+                "failed": (int(non_2xx.group(1)) if non_2xx else 0)
+                + (sum(int(n) for n in socket_errors.groups()) if socket_errors else 0),
+            }
+        self.processes = {}
+        return totals
+
+
+class Progress(threading.Thread):
+    """Prints each gate evaluation as it is appended to the decision logs."""
+
+    def __init__(self, rollout_id: str, steps: list[int]):
+        super().__init__(daemon=True)
+        self.rollout_id, self.steps, self.stopping = rollout_id, steps, threading.Event()
+        self.offsets: dict[Path, int] = {}
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            self.poll()
+            self.stopping.wait(0.5)
+        self.poll()
+
+    def poll(self) -> None:
+        for region in ENVIRONMENT["local_env_regions"]:
+            path = STATE_DIR / f"{self.rollout_id}-{region['name']}.decisions.jsonl"
+            if not path.exists():
+                continue
+            with open(path) as handle:
+                handle.seek(self.offsets.get(path, 0))
+                for line in handle:
+                    if line.endswith("\n"):
+                        self.show(region["name"], json.loads(line))
+                self.offsets[path] = handle.tell()
+
+    def show(self, region: str, record: dict) -> None:
+        numbers = {v["name"]: v for v in record.get("verdicts") or []}
+        latency = numbers.get("latency", {}).get("numbers", {})
+        errors = numbers.get("errors", {}).get("numbers", {})
+
+        def ms(value):
+            return f"{value * 1000:6.2f}" if isinstance(value, int | float) else "     -"
+
+        def pct(value):
+            return f"{value * 100:5.2f}%" if isinstance(value, int | float) else "     -"
+
+        step = record.get("step_index", -1)
+        stage = f"{step + 1}/{len(self.steps)}" if step >= 0 else "-"
+        verdicts = " ".join(f"{name}={v.get('verdict')}" for name, v in numbers.items()) or "(starting)"
+        say(
+            f"  region {region} stage {stage:>3} weight {record.get('weight_before', 0):5.1f}% -> "
+            f"{record.get('weight_after', 0):5.1f}%  p99 canary {ms(latency.get('canary_p99'))} ms "
+            f"vs {ms(latency.get('baseline_p99'))} ms  errors {pct(errors.get('canary_rate'))} vs "
+            f"{pct(errors.get('baseline_rate'))}  {record.get('decision', '?'):8} {verdicts}"
+        )
+
+
+def stable_p50_ms() -> float | None:
+    query = urllib.parse.urlencode({"query": 'avg(perfgate:request_duration_seconds:p50{group="stable"})'})
+    url = f"http://127.0.0.1:{ENVIRONMENT['local_env_prometheus_port']}/api/v1/query?{query}"
+    try:
+        result = json.load(urllib.request.urlopen(url, timeout=5))["data"]["result"]
+        value = float(result[0]["value"][1]) * 1000 if result else None
+    except (OSError, ValueError, KeyError, IndexError):
+        return None
+    return value if value and value == value else None
+
+
+def canary_weights() -> dict[str, list[int]]:
+    """Reads every canary server's weight straight from each region's HAProxy runtime API."""
+    inventory = yaml.safe_load(INVENTORY.read_text())
+    canaries = inventory["all"]["children"]["agents"]["children"]["canary"]["hosts"]
+    weights = {}
+    for lb_vars in inventory["all"]["children"]["lbs"]["hosts"].values():
+        host, port = lb_vars["lb_runtime_api"].rsplit(":", 1)
+        for name, host_vars in canaries.items():
+            if host_vars["region"] != lb_vars["region"]:
+                continue
+            with socket.create_connection((host, int(port)), timeout=5) as connection:
+                connection.sendall(f"get weight checksum/{name}\n".encode())
+                answer = connection.recv(4096).decode().split()
+            weights.setdefault(lb_vars["region"], []).append(int(answer[0]))
+    return weights
+
+
+def rollout(rollout_id: str, version: str, stable: str, log_dir: Path, extra: dict) -> tuple[int, dict]:
+    steps = [10, 25, 50, 100]
+    progress = Progress(rollout_id, steps)
+    progress.start()
+    code = run_playbook(
+        "rollout.yml",
+        log_dir / "ansible.log",
+        {
+            "canary_version": version,
+            "rollout_id": rollout_id,
+            "perfgate_stable_version": stable,
+            "rollout_steps": steps,
+            "rollout_evaluation_interval": EVALUATION_INTERVAL,
+            **extra,
+        },
+    )
+    progress.stopping.set()
+    progress.join()
+    report_file = REPORTS / rollout_id / "decisions.json"
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    return code, report
+
+
+def main() -> int:
+    started = time.monotonic()
+    run = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    logs = REPORTS / f"demo-{run}"
+    logs.mkdir(parents=True, exist_ok=True)
+    say(f"perfgate demo {run}: logs in {logs.relative_to(REPO)}/")
+
+    if environment_is_up():
+        say("1/5 local environment: already up")
+    else:
+        say("1/5 local environment: bringing it up (podman: 2 regions x (1 LB + 3 agents) + monitoring)")
+        if run_playbook("local/up.yml", logs / "up.log", inventory=False):
+            print(tail(logs / "up.log"), file=sys.stderr)
+            return 1
+    say("2/5 site.yml: harden, cpu_isolation, agent " + STABLE + ", HAProxy, Prometheus, node_exporter")
+    if run_playbook("site.yml", logs / "site.log", {"perfgate_stable_version": STABLE}):
+        print(tail(logs / "site.log"), file=sys.stderr)
+        return 1
+
+    load = Load(logs)
+    good_id, bad_id = f"demo-{run}-good", f"demo-{run}-bad"
+    say(f"3/5 good build {GOOD}: rollout {good_id} under 100 req/s of 64 KiB POST /checksum per region")
+    (REPORTS / good_id).mkdir(parents=True, exist_ok=True)
+    load.start()
+    time.sleep(15)  # a baseline in Prometheus before the canary takes traffic
+    good_code, good_report = rollout(good_id, GOOD, STABLE, REPORTS / good_id, {})
+    good_load = load.stop()
+
+    baseline = stable_p50_ms() or 1.0
+    inject_ms = round(0.4 * baseline, 3)
+    say(f"4/5 bad build {BAD}: +{inject_ms} ms (+40% of the stable p50 {baseline:.2f} ms) and 2% errors")
+    (REPORTS / bad_id).mkdir(parents=True, exist_ok=True)
+    load.start()
+    time.sleep(10)
+    bad_code, bad_report = rollout(
+        bad_id, BAD, GOOD, REPORTS / bad_id, {"canary_inject_latency_ms": inject_ms, "canary_inject_error_ratio": 0.02}
+    )
+    bad_load = load.stop()
+    weights = canary_weights()
+
+    say("5/5 results")
+    good_failed = sum(r["failed"] for r in good_load.values())
+    good_ok = good_code == 0 and good_report.get("outcome") == "promoted" and good_failed == 0
+    print(
+        f"  good build {GOOD}: {good_report.get('outcome', 'no report')}; load generator: "
+        f"{sum(r['requests'] for r in good_load.values())} requests, {good_failed} failed"
+    )
+    zero = bad_report.get("time_to_zero_s") or {}
+    bad_ok = (
+        bad_code != 0
+        and bad_report.get("outcome") == "rolled_back"
+        and all(w == 0 for ws in weights.values() for w in ws)
+    )
+    print(
+        f"  bad build {BAD}: {bad_report.get('outcome', 'no report')}; first traffic -> weight 0 (read back): "
+        + ", ".join(
+            f"region {r.rsplit('-', 1)[-1]} {s:.1f} s" if s is not None else f"{r}: never" for r, s in zero.items()
+        )
+    )
+    print(
+        f"  canary weights now, from HAProxy: {weights}; load during the bad rollout: "
+        f"{sum(r['requests'] for r in bad_load.values())} requests, "
+        f"{sum(r['failed'] for r in bad_load.values())} failed (injected errors included)"
+    )
+    print(
+        f"  reports: {(REPORTS / good_id).relative_to(REPO)}/ and {(REPORTS / bad_id).relative_to(REPO)}/ "
+        "(decisions.json, summary.md, chart.png)"
+    )
+    print(f"  total {time.monotonic() - started:.0f} s")
+    if not good_ok:
+        print(f"FAILED: the good build was not promoted cleanly; see {REPORTS / good_id}", file=sys.stderr)
+    if not bad_ok:
+        print(f"FAILED: the bad build was not rolled back to weight 0; see {REPORTS / bad_id}", file=sys.stderr)
+    return 0 if good_ok and bad_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

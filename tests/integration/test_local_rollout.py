@@ -1,0 +1,172 @@
+"""End to end on a small local environment (one region: a load balancer, two stable agents, one
+canary, Prometheus), driven by ansible-runner: a good build is promoted and a bad one (fault
+injection) rolled back. Decisions are checked in the gate's records and weights in HAProxy.
+
+Hardening is skipped here (--skip-tags harden) to keep the run short; the harden Molecule
+scenario covers it and make demo runs the full site.yml.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import urllib.request
+from pathlib import Path
+
+import ansible_runner
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = "perfgate-e2e"
+LB_HTTP, LB_API, PROMETHEUS = 28081, 29081, 29090
+ENVIRONMENT = {
+    "local_env_prefix": PREFIX,
+    "local_env_regions": [
+        {"name": "e", "subnet": "198.18.50.0/24", "lb_http_port": LB_HTTP, "lb_runtime_api_port": LB_API}
+    ],
+    "local_env_prometheus_port": PROMETHEUS,
+}
+
+pytestmark = pytest.mark.skipif(not shutil.which("podman"), reason="needs podman (make setup installs it)")
+
+
+def playbook(tmp_path: Path, name: str, extravars: dict, inventory: Path | None = None, skip_tags: str = ""):
+    env = {
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
+        "ANSIBLE_ROLES_PATH": str(REPO / "roles"),
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO / "collections"),
+        "CONTAINERS_CONF": os.environ["CONTAINERS_CONF"],
+        "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}",
+    }
+    result = ansible_runner.run(
+        private_data_dir=str(tmp_path / "runner"),
+        playbook=str(REPO / "playbooks" / name),
+        inventory=str(inventory) if inventory else None,
+        extravars=extravars,
+        envvars=env,
+        skip_tags=skip_tags or None,
+        quiet=True,
+        project_dir=str(REPO),
+    )
+    return result
+
+
+def stdout_tail(result, lines=40) -> str:
+    return "\n".join(result.stdout.read().splitlines()[-lines:])
+
+
+def runtime_api(command: str) -> str:
+    with socket.create_connection(("127.0.0.1", LB_API), timeout=5) as connection:
+        connection.sendall(command.encode() + b"\n")
+        chunks = []
+        while chunk := connection.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+def weight(server: str) -> int:
+    return int(runtime_api(f"get weight checksum/{server}").split()[0])
+
+
+def records(state_dir: Path, rollout: str) -> list[dict]:
+    path = state_dir / f"{rollout}-e.decisions.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def current_version(host: str) -> str:
+    link = subprocess.run(
+        ["podman", "exec", host, "readlink", "/opt/perfgate-bench/current"], capture_output=True, text=True, check=True
+    )
+    return Path(link.stdout.strip()).name
+
+
+@pytest.fixture(scope="module")
+def environment(tmp_path_factory):
+    base = tmp_path_factory.mktemp("e2e")
+    inventory_dir = base / "inventory"
+    variables = {**ENVIRONMENT, "local_env_inventory_dir": str(inventory_dir)}
+    try:
+        up = playbook(base / "up", "local/up.yml", variables)
+        assert up.rc == 0, stdout_tail(up)
+        yield base, inventory_dir / "hosts.yml"
+    finally:
+        playbook(base / "down", "local/down.yml", variables)
+
+
+def test_good_build_promotes_and_bad_build_rolls_back(environment):
+    base, inventory = environment
+    state_dir, reports = base / "state", base / "reports"
+    common = {
+        "perfgate_state_dir": str(state_dir),
+        "perfgate_reports_dir": str(reports),
+        "rollout_evaluation_interval": 5,
+        "rollout_bake_evaluations": 1,
+    }
+    site = playbook(base / "site", "site.yml", {**common, "perfgate_stable_version": "1.0.0"}, inventory, "harden")
+    assert site.rc == 0, stdout_tail(site)
+
+    load = subprocess.Popen(
+        [
+            "wrk",
+            "-t1",
+            "-c2",
+            "-d600s",
+            "-s",
+            str(REPO / "playbooks/local/files/load.lua"),
+            f"http://127.0.0.1:{LB_HTTP}/checksum",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "WRK_DELAY_MS": "20"},
+    )
+    try:
+        good = playbook(
+            base / "good", "rollout.yml", {**common, "canary_version": "1.1.0", "rollout_id": "good"}, inventory
+        )
+        assert good.rc == 0, stdout_tail(good)
+        good_records = records(state_dir, "good")
+        assert [r["weight_after"] for r in good_records if r["decision"] == "advance"][:3] == [25.0, 50.0, 100.0]
+        assert good_records[-1]["decision"] == "promote" and good_records[-1]["status"] == "promoted"
+        assert not any(r["decision"] == "rollback" for r in good_records)
+        # Promoted: every agent runs 1.1.0 and the canary is back to weight 0 in HAProxy itself.
+        assert {current_version(f"{PREFIX}-e-{h}") for h in ("stable1", "stable2", "canary1")} == {"1.1.0"}
+        assert weight(f"{PREFIX}-e-canary1") == 0
+        assert weight(f"{PREFIX}-e-stable1") > 0 and weight(f"{PREFIX}-e-stable2") > 0
+        for name in ("decisions.json", "summary.md", "chart.png"):
+            assert (reports / "good" / name).stat().st_size > 0
+
+        bad = playbook(
+            base / "bad",
+            "rollout.yml",
+            {
+                **common,
+                "canary_version": "1.2.0",
+                "rollout_id": "bad",
+                "canary_inject_error_ratio": 0.05,
+                "canary_inject_latency_ms": 2.0,
+            },
+            inventory,
+        )
+        assert bad.rc != 0
+        bad_records = records(state_dir, "bad")
+        assert bad_records[-1]["decision"] == "rollback" and bad_records[-1]["status"] == "rolled_back"
+        assert bad_records[-1]["weight_after"] == 0.0
+        assert any("error rate" in reason for reason in bad_records[-1]["reasons"])
+        assert weight(f"{PREFIX}-e-canary1") == 0
+        assert current_version(f"{PREFIX}-e-canary1") == "1.1.0"
+        report = json.loads((reports / "bad" / "decisions.json").read_text())
+        assert report["outcome"] == "rolled_back" and report["time_to_zero_s"]["bad-e"] is not None
+
+        reply = json.load(
+            urllib.request.urlopen(
+                urllib.request.Request(f"http://127.0.0.1:{LB_HTTP}/checksum", data=b"after", method="POST"), timeout=5
+            )
+        )
+        assert reply["version"] == "1.1.0"
+    finally:
+        load.terminate()
+        load.wait(timeout=30)
