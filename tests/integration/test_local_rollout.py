@@ -41,6 +41,7 @@ def playbook(tmp_path: Path, name: str, extravars: dict, inventory: Path | None 
         "CONTAINERS_CONF": os.environ["CONTAINERS_CONF"],
         "PATH": f"{Path(os.sys.executable).parent}:{os.environ['PATH']}",
     }
+    (tmp_path / "runner").mkdir(parents=True, exist_ok=True)
     result = ansible_runner.run(
         private_data_dir=str(tmp_path / "runner"),
         playbook=str(REPO / "playbooks" / name),

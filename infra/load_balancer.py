@@ -1,0 +1,269 @@
+"""CanaryLoadBalancer: an ALB whose listener forwards by weight to a stable and a canary target group.
+
+With weights_owner "gate" the listener's target-group weights are left to canary_gate: Pulumi
+writes them on create and then ignores them (ignore_changes), so `pulumi up` during a rollout
+does not snap the canary back to its configured weight. Caveat: the ignored paths are positions
+in the target-group list, so never add or remove a target group while the gate owns the weights.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.tagging import tags_for
+
+GROUPS = ("stable", "canary")
+# Listener weight paths canary_gate changes; the order follows GROUPS.
+GATE_OWNED_WEIGHT_PATHS = [f"defaultActions[0].forward.targetGroups[{i}].weight" for i in range(len(GROUPS))]
+# The modern TLS policy: TLS 1.3 with TLS 1.2 fallback, forward-secret ciphers only.
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+
+
+@dataclass
+class CanaryLoadBalancerArgs:
+    region: str
+    provider: aws.Provider
+    vpc_id: pulumi.Input[str]
+    public_subnet_ids: list[pulumi.Input[str]]
+    agent_port: int
+    weights: dict[str, int]
+    gate_owns_weights: bool
+    access_log_retention_days: int
+    tags: dict[str, str]
+    certificate_arn: str | None = None
+
+
+class CanaryLoadBalancer(pulumi.ComponentResource):
+    def __init__(self, name: str, args: CanaryLoadBalancerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("perfgate:traffic:CanaryLoadBalancer", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self, provider=args.provider)
+        tag = lambda suffix, **extra: tags_for(args.tags, f"{name}-{suffix}", **extra)  # noqa: E731
+
+        self.alb_security_group = aws.ec2.SecurityGroup(
+            f"{name}-alb",
+            vpc_id=args.vpc_id,
+            description="HTTP and HTTPS from anywhere to the ALB",
+            tags=tag("alb"),
+            opts=child,
+        )
+        self.target_security_group = aws.ec2.SecurityGroup(
+            f"{name}-targets",
+            vpc_id=args.vpc_id,
+            description="The agent port, from the ALB only",
+            tags=tag("targets"),
+            opts=child,
+        )
+        for port in (80, 443):
+            for family, cidr in (("ipv4", "0.0.0.0/0"), ("ipv6", "::/0")):
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{name}-alb-{port}-{family}",
+                    security_group_id=self.alb_security_group.id,
+                    ip_protocol="tcp",
+                    from_port=port,
+                    to_port=port,
+                    **{f"cidr_{family}": cidr},
+                    description=f"port {port} from the internet",
+                    tags=tag(f"alb-{port}-{family}"),
+                    opts=child,
+                )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-alb-to-targets",
+            security_group_id=self.alb_security_group.id,
+            ip_protocol="tcp",
+            from_port=args.agent_port,
+            to_port=args.agent_port,
+            referenced_security_group_id=self.target_security_group.id,
+            description="the agent port on the targets",
+            tags=tag("alb-to-targets"),
+            opts=child,
+        )
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-targets-from-alb",
+            security_group_id=self.target_security_group.id,
+            ip_protocol="tcp",
+            from_port=args.agent_port,
+            to_port=args.agent_port,
+            referenced_security_group_id=self.alb_security_group.id,
+            description="the agent port from the ALB",
+            tags=tag("targets-from-alb"),
+            opts=child,
+        )
+        # Targets reach apt mirrors and the SSM endpoints over HTTPS (and HTTP for Debian's mirrors).
+        for port in (80, 443):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{name}-targets-out-{port}",
+                security_group_id=self.target_security_group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4="0.0.0.0/0",
+                description=f"outbound {port}",
+                tags=tag(f"targets-out-{port}"),
+                opts=child,
+            )
+
+        logs = self._access_log_bucket(name, args, child, tag)
+
+        self.alb = aws.lb.LoadBalancer(
+            name,
+            load_balancer_type="application",
+            internal=False,
+            subnets=args.public_subnet_ids,
+            security_groups=[self.alb_security_group.id],
+            drop_invalid_header_fields=True,
+            access_logs={"bucket": logs.bucket, "enabled": True, "prefix": name},
+            tags=tag("alb"),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[self._log_policy])),
+        )
+        self.target_groups = {
+            group: aws.lb.TargetGroup(
+                f"{name}-{group}",
+                port=args.agent_port,
+                protocol="HTTP",
+                target_type="instance",
+                vpc_id=args.vpc_id,
+                deregistration_delay=30,
+                health_check={
+                    "path": "/healthz",
+                    "matcher": "200",
+                    "interval": 10,
+                    "timeout": 5,
+                    "healthy_threshold": 2,
+                    "unhealthy_threshold": 2,
+                },
+                tags=tag(group, **{"perfgate:group": group}),
+                opts=child,
+            )
+            for group in GROUPS
+        }
+        forward = {
+            "type": "forward",
+            "forward": {
+                "target_groups": [{"arn": self.target_groups[g].arn, "weight": args.weights[g]} for g in GROUPS],
+                "stickiness": {"enabled": False, "duration": 1},
+            },
+        }
+        weighted = pulumi.ResourceOptions.merge(
+            child,
+            pulumi.ResourceOptions(ignore_changes=GATE_OWNED_WEIGHT_PATHS if args.gate_owns_weights else None),
+        )
+        if args.certificate_arn:
+            self.listener = aws.lb.Listener(
+                f"{name}-https",
+                load_balancer_arn=self.alb.arn,
+                port=443,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=args.certificate_arn,
+                default_actions=[forward],
+                tags=tag("https"),
+                opts=weighted,
+            )
+            aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=self.alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[
+                    {"type": "redirect", "redirect": {"port": "443", "protocol": "HTTPS", "status_code": "HTTP_301"}}
+                ],
+                tags=tag("http-redirect"),
+                opts=child,
+            )
+        else:
+            self.listener = aws.lb.Listener(
+                f"{name}-http",
+                load_balancer_arn=self.alb.arn,
+                port=80,
+                protocol="HTTP",
+                default_actions=[forward],
+                tags=tag("http"),
+                opts=weighted,
+            )
+
+        self.register_outputs(
+            {
+                "listener_arn": self.listener.arn,
+                "dns_name": self.alb.dns_name,
+                "target_group_arns": {g: tg.arn for g, tg in self.target_groups.items()},
+            }
+        )
+
+    def _access_log_bucket(self, name, args, child, tag) -> aws.s3.Bucket:
+        bucket = aws.s3.Bucket(f"{name}-access-logs", force_destroy=False, tags=tag("access-logs"), opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-access-logs",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        # ALB access logs can only be written to buckets encrypted with S3-managed keys.
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-access-logs",
+            bucket=bucket.id,
+            rules=[
+                {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}
+            ],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-access-logs",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-access-logs",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "expiration": {"days": args.access_log_retention_days},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
+                }
+            ],
+            opts=child,
+        )
+        # Older regions deliver logs from a regional ELB account, newer ones from the log-delivery
+        # service principal; granting both works everywhere.
+        elb_account = aws.elb.get_service_account(opts=pulumi.InvokeOptions(provider=args.provider))
+        self._log_policy = aws.s3.BucketPolicy(
+            f"{name}-access-logs",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "ElbAccountWrites",
+                                "Effect": "Allow",
+                                "Principal": {"AWS": elb_account.arn},
+                                "Action": "s3:PutObject",
+                                "Resource": f"{arn}/{name}/*",
+                            },
+                            {
+                                "Sid": "LogDeliveryWrites",
+                                "Effect": "Allow",
+                                "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+                                "Action": "s3:PutObject",
+                                "Resource": f"{arn}/{name}/*",
+                            },
+                            {
+                                "Sid": "TlsOnly",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": [arn, f"{arn}/*"],
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            },
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        return bucket

@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Turns a stack's outputs into the variables file rollout.yml and rollback.yml read on AWS.
+
+    pulumi stack output --json --stack prod | .venv/bin/python infra/stack_vars.py -o inventories/aws/prod.yml
+    ansible-playbook -i inventories/aws/aws_ec2.yml -l env_prod -e @inventories/aws/prod.yml \\
+        playbooks/rollout.yml -e canary_version=1.3.0
+
+It writes `rollout_targets`: per region, the ALB listener and target groups the gate moves the
+weight on, and CloudWatch metrics for the gate (p99 TargetResponseTime and the 5xx ratio of each
+target group). Thresholds stay references to the rollout_* variables, so group_vars and -e still
+set them. The file is replaced atomically; bad input leaves any previous file untouched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import yaml
+
+LOOKBACK_MINUTES = 10  # CloudWatch ALB metrics arrive 1-3 minutes late; judge the last 10
+
+
+class OutputsError(ValueError):
+    pass
+
+
+def _cloudwatch(metric: str, stat: str, alb: str, target_group: str) -> dict:
+    return {
+        "namespace": "AWS/ApplicationELB",
+        "metric": metric,
+        "dimensions": {"LoadBalancer": alb, "TargetGroup": target_group},
+        "stat": stat,
+        "period": 60,
+        "minutes": LOOKBACK_MINUTES,
+    }
+
+
+def rollout_targets(outputs: dict) -> list[dict]:
+    regions = outputs.get("regions")
+    if not isinstance(regions, dict) or not regions:
+        raise OutputsError("the outputs have no 'regions'; is this the output of a perfgate AWS stack?")
+    targets = []
+    for name, region in sorted(regions.items()):
+        try:
+            arns, suffixes, alb = (
+                region["target_group_arns"],
+                region["target_group_arn_suffixes"],
+                region["alb_arn_suffix"],
+            )
+            listener = region["listener_arn"]
+            stable, canary = arns["stable"], arns["canary"]
+            stable_suffix, canary_suffix = suffixes["stable"], suffixes["canary"]
+        except (KeyError, TypeError) as missing:
+            raise OutputsError(f"region {name}: the outputs lack {missing}") from None
+
+        def by_group(metric: str, stat: str) -> dict:
+            return {
+                "canary": _cloudwatch(metric, stat, alb, canary_suffix),  # noqa: B023 (used at once)
+                "baseline": _cloudwatch(metric, stat, alb, stable_suffix),  # noqa: B023
+            }
+
+        targets.append(
+            {
+                "region": name,
+                "aws_region": name,
+                "traffic": {
+                    "aws_alb": {
+                        "listener_arn": listener,
+                        "stable_target_group_arn": stable,
+                        "canary_target_group_arn": canary,
+                    }
+                },
+                "metrics": [
+                    {
+                        "name": "latency",
+                        "source": "cloudwatch",
+                        "kind": "latency",
+                        "max_increase": "{{ rollout_latency_max_increase }}",
+                        # CloudWatch gives one p99 per minute, so few samples exist per window.
+                        "min_samples": 5,
+                        **by_group("TargetResponseTime", "p99"),
+                    },
+                    {
+                        "name": "errors",
+                        "source": "cloudwatch",
+                        "kind": "ratio",
+                        "critical": True,
+                        "ceiling": "{{ rollout_error_ceiling }}",
+                        "min_samples": "{{ rollout_min_samples }}",
+                        **{
+                            group: {
+                                "errors": _cloudwatch("HTTPCode_Target_5XX_Count", "Sum", alb, suffix),
+                                "requests": _cloudwatch("RequestCount", "Sum", alb, suffix),
+                            }
+                            for group, suffix in (("canary", canary_suffix), ("baseline", stable_suffix))
+                        },
+                    },
+                ],
+            }
+        )
+    return targets
+
+
+def render(outputs: dict) -> str:
+    header = (
+        f"# Written by infra/stack_vars.py from the outputs of the {outputs.get('env', '?')} stack; "
+        "re-run it after `pulumi up` instead of editing.\n"
+    )
+    if outputs.get("weights_owner") == "pulumi":
+        header += (
+            "# Note: this stack has weights_owner: pulumi, so the next `pulumi up` resets any weight the gate sets.\n"
+        )
+    return header + yaml.safe_dump({"rollout_targets": rollout_targets(outputs)}, sort_keys=False, width=120)
+
+
+def write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False) as temporary:
+        temporary.write(text)
+    os.replace(temporary.name, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("outputs", nargs="?", help="file with `pulumi stack output --json` (default: stdin)")
+    parser.add_argument("-o", "--output", type=Path, help="variables file to write (default: stdout)")
+    args = parser.parse_args(argv)
+    try:
+        text = Path(args.outputs).read_text() if args.outputs else sys.stdin.read()
+        outputs = json.loads(text)
+        if not isinstance(outputs, dict):
+            raise OutputsError("expected a JSON object of stack outputs")
+        rendered = render(outputs)
+    except (OSError, ValueError) as error:
+        print(f"stack_vars: {error}", file=sys.stderr)
+        return 2
+    if args.output:
+        write_atomically(args.output, rendered)
+    else:
+        sys.stdout.write(rendered)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
