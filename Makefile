@@ -20,12 +20,13 @@ SYSTEM_PACKAGES := podman:podman runc:runc debootstrap:debootstrap ssh:openssh-c
 IMAGES := 12:bookworm 13:trixie
 MOLECULE_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup system-packages venv images test lint unit molecule demo lock clean
+.PHONY: help setup system-packages venv images test lint unit molecule demo demo-down lock clean
 
 help:
 	@echo "make demo   set up what is missing, bring up the local environment and run the pipeline"
 	@echo "make test   run every check (ruff, ansible-lint, pytest, molecule); non-zero on failure"
 	@echo "make setup  only install what is missing (system packages, .venv, test host images)"
+	@echo "make demo-down   remove the local environment"
 	@echo "make molecule SCENARIO=harden   run one Molecule scenario"
 
 setup: system-packages venv images
@@ -77,8 +78,11 @@ molecule: setup
 	@molecule test -s $(SCENARIO)
 
 demo: setup
-	@echo "make demo: the local rollout pipeline (issue 7) is not built yet; 'make test' runs what exists." >&2
-	@exit 1
+	@$(VENV)/bin/python playbooks/local/demo.py
+
+# Removes the local environment make demo brought up (containers, networks, inventory).
+demo-down: venv
+	@ansible-playbook playbooks/local/down.yml
 
 lock:
 	@rm -rf /tmp/perfgate-lock && python3 -m venv /tmp/perfgate-lock

@@ -227,12 +227,12 @@ def main() -> int:
     say(f"perfgate demo {run}: logs in {logs.relative_to(REPO)}/")
 
     if environment_is_up():
-        say("1/5 local environment: already up")
+        say("1/5 local environment: already up; checking it (up.yml is idempotent)")
     else:
         say("1/5 local environment: bringing it up (podman: 2 regions x (1 LB + 3 agents) + monitoring)")
-        if run_playbook("local/up.yml", logs / "up.log", inventory=False):
-            print(tail(logs / "up.log"), file=sys.stderr)
-            return 1
+    if run_playbook("local/up.yml", logs / "up.log", inventory=False):
+        print(tail(logs / "up.log"), file=sys.stderr)
+        return 1
     say("2/5 site.yml: harden, cpu_isolation, agent " + STABLE + ", HAProxy, Prometheus, node_exporter")
     if run_playbook("site.yml", logs / "site.log", {"perfgate_stable_version": STABLE}):
         print(tail(logs / "site.log"), file=sys.stderr)

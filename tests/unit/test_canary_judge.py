@@ -136,3 +136,17 @@ def test_burn_rate_fails_only_when_both_windows_burn_and_scales_with_share():
     assert judge_burn_rate("burn", True, (200, 1000), (1, 1000), 0.10, slo).verdict == PASS
     # The same error rate on a 5% share burns 10x: under the factor
     assert judge_burn_rate("burn", True, (200, 1000), (200, 1000), 0.05, slo).verdict == PASS
+
+
+def test_latency_margin_is_an_absolute_slack_on_top_of_the_relative_one():
+    """At 0.5 ms a one-bucket move doubles the latency; 1 ms of margin lets that through, while
+    a regression beyond baseline x 1.1 + margin still fails."""
+    from dataclasses import replace
+
+    rng = np.random.default_rng(11)
+    baseline = latency(rng, 2000, median=0.0005)
+    doubled = latency(rng, 400, median=0.001)
+    assert judge(doubled, baseline).verdict == FAIL
+    assert judge(doubled, baseline, replace(DEFAULT, margin=0.001)).verdict == PASS
+    slow = latency(rng, 400, median=0.003)  # 6x and 2.5 ms worse: beyond the 1 ms margin
+    assert judge(slow, baseline, replace(DEFAULT, margin=0.001)).verdict == FAIL

@@ -86,7 +86,9 @@ def judge_latency(name: str, critical: bool, canary: WeightedSample, baseline: W
     limit = 1.0 + t.max_increase
     # One rank test against the baseline scaled by the allowed increase answers both questions:
     # "is the canary worse than that?" (fail) and "is it surely not?" (pass).
-    test = mann_whitney(canary, baseline.scaled(limit))
+    # margin (in the metric's unit, seconds here) is an absolute slack on top of the relative one:
+    # at sub-millisecond latencies one histogram bucket is already +40%, which no user notices.
+    test = mann_whitney(canary, baseline.scaled(limit, t.margin))
     shift = hodges_lehmann(canary, baseline, t.confidence)
     baseline_median, canary_median = baseline.quantile(0.5), canary.quantile(0.5)
     numbers.update(
@@ -107,7 +109,7 @@ def judge_latency(name: str, critical: bool, canary: WeightedSample, baseline: W
     # canary hold more than its share? Under "canary no worse than baseline x limit" the two
     # groups are exchangeable, so Fisher's exact test holds its level at any sample size. It
     # catches sparse regressions that move the tail and not the middle.
-    scaled_baseline = baseline.scaled(limit)
+    scaled_baseline = baseline.scaled(limit, t.margin)
     tail_failures = []
     for q in t.quantiles:
         base_q, canary_q = baseline.quantile(q), canary.quantile(q)

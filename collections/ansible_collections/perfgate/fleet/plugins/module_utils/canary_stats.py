@@ -66,8 +66,9 @@ class WeightedSample:
         values, counts = np.unique(picked, return_counts=True)
         return WeightedSample(values, counts * (cumulative[-1] / max_points), self.dropped)
 
-    def scaled(self, factor: float) -> WeightedSample:
-        return WeightedSample(self.values * factor, self.weights, self.dropped)
+    def scaled(self, factor: float, offset: float = 0.0) -> WeightedSample:
+        """Every value times factor, plus offset (the worst a tolerated canary may be)."""
+        return WeightedSample(self.values * factor + offset, self.weights, self.dropped)
 
     def quantile(self, q: float) -> float:
         """The smallest value with at least q of the weight at or below it."""

@@ -61,6 +61,9 @@ options:
         C(margin) (0), C(minimum), C(maximum), C(slo) (0.999), C(burn_factor) (14.4).
         C(max_increase), C(confidence), C(ceiling), C(margin), C(minimum), C(maximum) and
         C(burn_factor) may be lists, one value per step, to tighten as the canary grows.
+      - C(margin) is an absolute slack added to the relative one, in the metric's unit - for a
+        latency, seconds (the canary fails only when worse than baseline x (1 + max_increase) +
+        margin); for a ratio, a rate the canary may exceed the baseline's by.
     type: list
     elements: dict
     default: []
