@@ -59,7 +59,10 @@ $(VENV)/.installed: requirements.lock $(wildcard bench/pyproject.toml)
 	@[ -x $(VENV)/bin/python ] || { echo "creating .venv"; python3 -m venv $(VENV); }
 	@echo "installing Python dependencies from requirements.lock into .venv"
 	@$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | $(PIP_NOISE_FILTER)
-	@if [ -f bench/pyproject.toml ]; then $(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e bench/; fi
+	@# setuptools warns about every editable install; its output is shown only when it fails.
+	@if [ -f bench/pyproject.toml ]; then \
+		out=$$($(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e bench/ 2>&1) || { echo "$$out" >&2; exit 1; }; \
+	fi
 	@touch $@
 
 images: system-packages

@@ -57,54 +57,42 @@ class CanaryLoadBalancer(pulumi.ComponentResource):
             tags=tag("targets"),
             opts=child,
         )
-        for port in (80, 443):
-            for family, cidr in (("ipv4", "0.0.0.0/0"), ("ipv6", "::/0")):
-                aws.vpc.SecurityGroupIngressRule(
-                    f"{name}-alb-{port}-{family}",
-                    security_group_id=self.alb_security_group.id,
-                    ip_protocol="tcp",
-                    from_port=port,
-                    to_port=port,
-                    **{f"cidr_{family}": cidr},
-                    description=f"port {port} from the internet",
-                    tags=tag(f"alb-{port}-{family}"),
-                    opts=child,
-                )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{name}-alb-to-targets",
-            security_group_id=self.alb_security_group.id,
-            ip_protocol="tcp",
-            from_port=args.agent_port,
-            to_port=args.agent_port,
-            referenced_security_group_id=self.target_security_group.id,
-            description="the agent port on the targets",
-            tags=tag("alb-to-targets"),
-            opts=child,
-        )
-        aws.vpc.SecurityGroupIngressRule(
-            f"{name}-targets-from-alb",
-            security_group_id=self.target_security_group.id,
-            ip_protocol="tcp",
-            from_port=args.agent_port,
-            to_port=args.agent_port,
-            referenced_security_group_id=self.alb_security_group.id,
-            description="the agent port from the ALB",
-            tags=tag("targets-from-alb"),
-            opts=child,
-        )
-        # Targets reach apt mirrors and the SSM endpoints over HTTPS (and HTTP for Debian's mirrors).
-        for port in (80, 443):
-            aws.vpc.SecurityGroupEgressRule(
-                f"{name}-targets-out-{port}",
-                security_group_id=self.target_security_group.id,
+
+        def tcp_rule(direction: str, suffix: str, group, port: int, description: str, **peer):
+            """One TCP port of a security group, to or from `peer` (a CIDR or another group)."""
+            rule = aws.vpc.SecurityGroupIngressRule if direction == "in" else aws.vpc.SecurityGroupEgressRule
+            rule(
+                f"{name}-{suffix}",
+                security_group_id=group.id,
                 ip_protocol="tcp",
                 from_port=port,
                 to_port=port,
-                cidr_ipv4="0.0.0.0/0",
-                description=f"outbound {port}",
-                tags=tag(f"targets-out-{port}"),
+                description=description,
+                tags=tag(suffix),
                 opts=child,
+                **peer,
             )
+
+        for port in (80, 443):
+            for family, cidr in (("ipv4", "0.0.0.0/0"), ("ipv6", "::/0")):
+                tcp_rule(
+                    "in", f"alb-{port}-{family}", self.alb_security_group, port,
+                    f"port {port} from the internet", **{f"cidr_{family}": cidr},
+                )  # fmt: skip
+        tcp_rule(
+            "out", "alb-to-targets", self.alb_security_group, args.agent_port, "the agent port on the targets",
+            referenced_security_group_id=self.target_security_group.id,
+        )  # fmt: skip
+        tcp_rule(
+            "in", "targets-from-alb", self.target_security_group, args.agent_port, "the agent port from the ALB",
+            referenced_security_group_id=self.alb_security_group.id,
+        )  # fmt: skip
+        # Targets reach apt mirrors and the SSM endpoints over HTTPS (and HTTP for Debian's mirrors).
+        for port in (80, 443):
+            tcp_rule(
+                "out", f"targets-out-{port}", self.target_security_group, port, f"outbound {port}",
+                cidr_ipv4="0.0.0.0/0",
+            )  # fmt: skip
 
         logs = self._access_log_bucket(name, args, child, tag)
 

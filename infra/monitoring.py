@@ -49,6 +49,24 @@ class Monitoring(pulumi.ComponentResource):
         for group, target_group in args.target_group_arn_suffixes.items():
             dimensions = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": target_group}
             prefix = f"{name}-{group}"
+
+            def alarm_on(kind, description, metric, statistic, threshold, prefix=prefix, dimensions=dimensions):
+                """An alarm on one ALB metric of this target group crossing `threshold`."""
+                return aws.cloudwatch.MetricAlarm(
+                    f"{prefix}-{kind}",
+                    alarm_description=description,
+                    namespace="AWS/ApplicationELB",
+                    metric_name=metric,
+                    dimensions=dimensions,
+                    period=limits.period,
+                    comparison_operator="GreaterThanThreshold",
+                    threshold=threshold,
+                    tags=tags_for(args.tags, f"{prefix}-{kind}"),
+                    opts=child,
+                    **statistic,
+                    **common,
+                )
+
             self.alarms[group] = {
                 "errors": aws.cloudwatch.MetricAlarm(
                     f"{prefix}-errors",
@@ -69,33 +87,19 @@ class Monitoring(pulumi.ComponentResource):
                     opts=child,
                     **common,
                 ),
-                "latency": aws.cloudwatch.MetricAlarm(
-                    f"{prefix}-latency",
-                    alarm_description=f"{group}: p99 target response time above {limits.latency_p99_ceiling} s",
-                    namespace="AWS/ApplicationELB",
-                    metric_name="TargetResponseTime",
-                    dimensions=dimensions,
-                    extended_statistic="p99",
-                    period=limits.period,
-                    comparison_operator="GreaterThanThreshold",
-                    threshold=limits.latency_p99_ceiling,
-                    tags=tags_for(args.tags, f"{prefix}-latency"),
-                    opts=child,
-                    **common,
+                "latency": alarm_on(
+                    "latency",
+                    f"{group}: p99 target response time above {limits.latency_p99_ceiling} s",
+                    "TargetResponseTime",
+                    {"extended_statistic": "p99"},
+                    limits.latency_p99_ceiling,
                 ),
-                "unhealthy": aws.cloudwatch.MetricAlarm(
-                    f"{prefix}-unhealthy",
-                    alarm_description=f"{group}: more than {limits.unhealthy_hosts_maximum} unhealthy hosts",
-                    namespace="AWS/ApplicationELB",
-                    metric_name="UnHealthyHostCount",
-                    dimensions=dimensions,
-                    statistic="Maximum",
-                    period=limits.period,
-                    comparison_operator="GreaterThanThreshold",
-                    threshold=limits.unhealthy_hosts_maximum,
-                    tags=tags_for(args.tags, f"{prefix}-unhealthy"),
-                    opts=child,
-                    **common,
+                "unhealthy": alarm_on(
+                    "unhealthy",
+                    f"{group}: more than {limits.unhealthy_hosts_maximum} unhealthy hosts",
+                    "UnHealthyHostCount",
+                    {"statistic": "Maximum"},
+                    limits.unhealthy_hosts_maximum,
                 ),
             }
 

@@ -196,6 +196,22 @@ def canary_weights() -> dict[str, list[int]]:
     return weights
 
 
+def current_stable_version() -> str:
+    """The version the first stable host's current symlink points at."""
+    inventory = yaml.safe_load(INVENTORY.read_text())
+    host = next(iter(inventory["all"]["children"]["agents"]["children"]["stable"]["hosts"]))
+    link = subprocess.run(
+        ["podman", "exec", host, "readlink", "/opt/perfgate-bench/current"], capture_output=True, text=True, check=True
+    )
+    return Path(link.stdout.strip()).name
+
+
+def next_version(version: str) -> str:
+    """The next patch version: 1.1.0 -> 1.1.1 (the agent is built from source at any version)."""
+    major, minor, patch = (int(part) for part in version.split(".")[:3])
+    return f"{major}.{minor}.{patch + 1}"
+
+
 def rollout(rollout_id: str, version: str, stable: str, log_dir: Path, extra: dict) -> tuple[int, dict]:
     steps = [10, 25, 50, 100]
     progress = Progress(rollout_id, steps)

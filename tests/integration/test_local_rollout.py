@@ -130,7 +130,7 @@ def test_good_build_promotes_and_bad_build_rolls_back(environment):
         )
         assert good.rc == 0, stdout_tail(good)
         good_records = records(state_dir, "good")
-        assert [r["weight_after"] for r in good_records if r["decision"] == "advance"][:3] == [25.0, 50.0, 100.0]
+        assert [r["weight_after"] for r in good_records if r["decision"] == "advance"] == [10.0, 25.0, 50.0, 100.0]
         assert good_records[-1]["decision"] == "promote" and good_records[-1]["status"] == "promoted"
         assert not any(r["decision"] == "rollback" for r in good_records)
         # Promoted: every agent runs 1.1.0 and the canary is back to weight 0 in HAProxy itself.
@@ -154,9 +154,10 @@ def test_good_build_promotes_and_bad_build_rolls_back(environment):
         )
         assert bad.rc != 0
         bad_records = records(state_dir, "bad")
-        assert bad_records[-1]["decision"] == "rollback" and bad_records[-1]["status"] == "rolled_back"
-        assert bad_records[-1]["weight_after"] == 0.0
-        assert any("error rate" in reason for reason in bad_records[-1]["reasons"])
+        rollback = next(r for r in bad_records if r["decision"] == "rollback")
+        assert rollback["weight_before"] > 0 and rollback["weight_after"] == 0.0
+        assert any("error rate" in reason for reason in rollback["reasons"])
+        assert bad_records[-1]["status"] == "rolled_back" and bad_records[-1]["weight_after"] == 0.0
         assert weight(f"{PREFIX}-e-canary1") == 0
         assert current_version(f"{PREFIX}-e-canary1") == "1.1.0"
         report = json.loads((reports / "bad" / "decisions.json").read_text())
