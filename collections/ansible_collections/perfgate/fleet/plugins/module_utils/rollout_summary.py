@@ -32,6 +32,7 @@ def timeline(records: list[dict]) -> list[dict]:
                 "weight": record["weight_after"],
                 "weight_before": record.get("weight_before"),
                 "decision": record["decision"],
+                "status": record.get("status") or record["decision"],
                 "canary_p99_ms": _ms(latency.get("canary_p99")),
                 "baseline_p99_ms": _ms(latency.get("baseline_p99")),
                 "canary_error_rate": errors.get("canary_rate"),
@@ -75,7 +76,7 @@ def markdown(rollout: str, outcome: str, parts: dict[str, list[dict]]) -> str:
             lines += ["No evaluations were recorded.", ""]
             continue
         final = rows[-1]
-        lines.append(f"- evaluations: {len(rows)}; final decision **{final['decision']}**, weight {final['weight']:g}%")
+        lines.append(f"- evaluations: {len(rows)}; ended **{final['status']}** at weight {final['weight']:g}%")
         zero = time_to_zero(rows)
         if zero and outcome == "rolled_back":
             lines.append(f"- from first receiving traffic to weight 0 (read back): **{zero['seconds']:.1f} s**")

@@ -153,7 +153,7 @@ def chart(rollout: str, outcome: str, parts: dict[str, list[dict]]) -> bytes:
             weight_axis.scatter([row["t"]], [row["weight"]], marker=marker, color=colour, s=70, zorder=3)
         weight_axis.set_ylim(-5, 105)
         weight_axis.set_ylabel("canary weight (%)")
-        axis.set_title(f"{part}: {rows[-1]['decision'] if rows else 'no evaluations'}")
+        axis.set_title(f"{part}: {rows[-1]['status'] if rows else 'no evaluations'}")
         handles = axis.get_legend_handles_labels()[0] + weight_axis.get_legend_handles_labels()[0]
         axis.legend(handles=handles, loc="upper left", fontsize="small")
     figure.suptitle(f"Rollout {rollout}: {outcome}  (▲ advance  ★ promote  ● hold  ✕ rollback)")
