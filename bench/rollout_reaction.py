@@ -42,20 +42,20 @@ def prometheus_range(query: str, start: float, end: float, step: float = 1.0) ->
     return [(float(t), float(v)) for series in result for t, v in series["values"]]
 
 
-def first_visible_error(region: str, since: float, until: float) -> float | None:
-    """Unix time of the first evaluation at which Prometheus held a canary error for the region."""
-    query = f'sum(perfgate_request_errors_total{{group="canary",region="{region}"}})'
-    points = prometheus_range(query, since - 60, until)
-    before = [v for t, v in points if t <= since]
-    floor = before[-1] if before else 0.0
-    return next((t for t, v in points if t > since and v > floor), None)
+def first_visible_error(region: str, version: str, since: float, until: float) -> float | None:
+    """Unix time of the first evaluation at which Prometheus held an error of this (unique)
+    canary version in the region."""
+    query = f'sum(perfgate_request_errors_total{{group="canary",region="{region}",version="{version}"}})'
+    return next((t for t, v in prometheus_range(query, since, until) if v > 0), None)
 
 
 def one_bad_rollout(log_dir: Path, interval: int, current_stable: str) -> list[dict]:
     rollout_id = f"bench-{datetime.now():%Y%m%d-%H%M%S}-bad"
+    # A version of its own, so its error counter is told apart from every earlier run's.
+    version = f"1.2.{int(time.time()) % 1_000_000}"
     code, report = demo.rollout(
         rollout_id,
-        "1.2.0",
+        version,
         current_stable,
         log_dir,
         {"canary_inject_latency_ms": 0.5, "canary_inject_error_ratio": 0.02, "rollout_evaluation_interval": interval},
@@ -70,7 +70,7 @@ def one_bad_rollout(log_dir: Path, interval: int, current_stable: str) -> list[d
         ]
         first = next(r for r in records if r["weight_after"] > 0)
         started = datetime.fromisoformat(first["at"]).timestamp()
-        visible = first_visible_error(region, started, started + 120)
+        visible = first_visible_error(region, version, started, started + 120)
         rows.append(
             {
                 "region": region,
@@ -95,6 +95,13 @@ def main() -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="perfgate-bench-rollout-"))
     load = demo.Load(log_dir)
     stable = demo.current_stable_version()
+    try:
+        return measure(args, load, log_dir, stable)
+    finally:
+        load.stop()  # never leave wrk running
+
+
+def measure(args: argparse.Namespace, load: demo.Load, log_dir: Path, stable: str) -> int:
     if args.good:
         load.start()
         time.sleep(15)

@@ -61,7 +61,8 @@ def run_playbook(playbook: str, log: Path, extra: dict | None = None, inventory:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
         code = process.wait()
     status = "ok" if code == 0 else f"exit {code}"
-    say(f"  {playbook}: {status} in {time.monotonic() - started:.0f} s (log: {log.relative_to(REPO)})")
+    shown = log.relative_to(REPO) if log.is_relative_to(REPO) else log
+    say(f"  {playbook}: {status} in {time.monotonic() - started:.0f} s (log: {shown})")
     return code
 
 
