@@ -168,7 +168,13 @@ def judge_ratio(name: str, critical: bool, canary: tuple[float, float], baseline
     numbers = {"canary_errors": c_err, "canary_requests": c_req, "baseline_errors": b_err, "baseline_requests": b_req}
     values = (c_err, c_req, b_err, b_req)
     if not all(math.isfinite(v) and v >= 0 for v in values) or c_err > c_req or b_err > b_req:
-        return MetricVerdict(name, "ratio", ERROR, critical, f"{name}: counts are not valid: {numbers}", numbers)
+        hint = (
+            " (more errors than requests: usually counters that just started, which PromQL's"
+            " increase() extrapolates separately; it passes within a scrape or two)"
+            if all(math.isfinite(v) and v >= 0 for v in values)
+            else ""
+        )
+        return MetricVerdict(name, "ratio", ERROR, critical, f"{name}: counts are not valid: {numbers}{hint}", numbers)
     if c_req < t.min_samples or b_req < t.min_samples:
         return MetricVerdict(
             name,
