@@ -110,6 +110,7 @@ def main() -> None:
         finally:
             if not args.keep:
                 podman("rm", "-f", CONTAINER, check=False)
+                podman("network", "rm", NETWORK, check=False)
 
     print(f"harden on one fresh Debian 12 container over SSH ({args.image})")
     print(f"  reference: one fact-gathering play on the same host   {overhead:7.1f} s")
