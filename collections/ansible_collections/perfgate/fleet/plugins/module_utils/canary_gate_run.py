@@ -4,6 +4,7 @@ directly and the module stays a thin boundary."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_evaluate import evaluate
@@ -33,6 +34,7 @@ from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic impo
     AlbTraffic,
     FileTraffic,
     HAProxyRuntime,
+    IngressNginxCanary,
     TrafficError,
 )
 
@@ -54,13 +56,37 @@ def _boto3_client(service: str, region: str | None):
     return boto3.client(service, region_name=region)
 
 
+def _kubernetes_networking_api(kubeconfig: str | None, context: str | None):
+    try:
+        from kubernetes import client, config
+    except ImportError:
+        raise GateError(
+            "the kubernetes Python library is required for the ingress_nginx backend; "
+            "install it on the controller (pip install kubernetes)"
+        ) from None
+    try:
+        # A controller running in a pod (no kubeconfig named) uses its service account.
+        if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config()
+            api_client = client.ApiClient()
+        else:
+            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+    except Exception as error:  # ConfigException, OSError and YAML errors all mean the same here
+        where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        raise GateError(f"cannot load the Kubernetes client configuration from {where}: {error}") from None
+    return client.NetworkingV1Api(api_client)
+
+
+TRAFFIC_BACKENDS = ("haproxy", "aws_alb", "ingress_nginx", "file")
+
+
 def build_traffic(traffic: dict | None, region: str | None):
     if not traffic:
         return None
-    kinds = [k for k in ("haproxy", "aws_alb", "file") if k in traffic]
+    kinds = [k for k in TRAFFIC_BACKENDS if k in traffic]
     if len(kinds) != 1 or len(traffic) != 1 or not isinstance(traffic[kinds[0]], dict):
         raise GateError(
-            "traffic must hold exactly one of haproxy, aws_alb or file, with its parameters as a mapping; "
+            f"traffic must hold exactly one of {', '.join(TRAFFIC_BACKENDS)}, with its parameters as a mapping; "
             f"got {sorted(traffic)}"
         )
     kind, options = kinds[0], traffic[kinds[0]]
@@ -82,6 +108,14 @@ def build_traffic(traffic: dict | None, region: str | None):
     if kind == "file":
         need("path")
         return FileTraffic(options["path"])
+    if kind == "ingress_nginx":
+        need("namespace", "ingress")
+        return IngressNginxCanary(
+            _kubernetes_networking_api(options.get("kubeconfig"), options.get("context")),
+            options["namespace"],
+            options["ingress"],
+            float(options.get("timeout", 10)),
+        )
     need("listener_arn", "stable_target_group_arn", "canary_target_group_arn")
     return AlbTraffic(
         _boto3_client("elbv2", options.get("region", region)),

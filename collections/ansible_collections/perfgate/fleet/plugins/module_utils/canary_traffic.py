@@ -183,3 +183,95 @@ class AlbTraffic:
         if applied != wanted:
             raise TrafficError(f"ALB read-back differs: wanted {wanted}, got {applied}")
         return {"weights": applied, "share": float(percent)}
+
+
+INGRESS_NGINX_CANARY = "nginx.ingress.kubernetes.io/canary"
+INGRESS_NGINX_WEIGHT = "nginx.ingress.kubernetes.io/canary-weight"
+INGRESS_NGINX_WEIGHT_TOTAL = "nginx.ingress.kubernetes.io/canary-weight-total"
+
+
+def _json_pointer(*keys: str) -> str:
+    return "".join("/" + key.replace("~", "~0").replace("/", "~1") for key in keys)
+
+
+class IngressNginxCanary:
+    """ingress-nginx's canary Ingress: its canary-weight annotation, out of canary-weight-total
+    (default 100), is the canary's share. `api` is a kubernetes.client.NetworkingV1Api.
+
+    The change is a JSON Patch whose `test` operation carries the weight read just before, so the
+    API server refuses it when someone else moved the weight in between (HTTP 422) instead of the
+    gate silently overwriting them."""
+
+    def __init__(self, api, namespace: str, ingress: str, timeout: float = 10.0):
+        self.api, self.namespace, self.ingress, self.timeout = api, namespace, ingress, timeout
+
+    @property
+    def _name(self) -> str:
+        return f"ingress {self.namespace}/{self.ingress}"
+
+    def _explain(self, doing: str, error: Exception) -> str:
+        status = getattr(error, "status", None)
+        if not isinstance(status, int):
+            return f"cannot reach the Kubernetes API to {doing} {self._name}: {error}"
+        if status == 404:
+            return f"{self._name} does not exist (HTTP 404)"
+        if status in (401, 403):
+            return (
+                f"the Kubernetes API refused to {doing} {self._name} (HTTP {status} {getattr(error, 'reason', '')}); "
+                "the gate's credentials need get and patch on ingresses in that namespace"
+            )
+        if status == 422 and doing == "patch":
+            return (
+                f"the canary weight of {self._name} changed while the gate was applying its own "
+                "(someone else edited the Ingress); nothing was changed, run the gate again to judge the new weight"
+            )
+        return f"the Kubernetes API answered HTTP {status} {getattr(error, 'reason', '')} to {doing} {self._name}"
+
+    def _annotations(self) -> dict[str, str]:
+        try:
+            ingress = self.api.read_namespaced_ingress(self.ingress, self.namespace, _request_timeout=self.timeout)
+        except Exception as error:  # ApiException, urllib3 and socket errors all mean "no answer we can use"
+            raise TrafficError(self._explain("read", error)) from None
+        annotations = dict(ingress.metadata.annotations or {})
+        if annotations.get(INGRESS_NGINX_CANARY) != "true":
+            raise TrafficError(
+                f'{self._name} is not an ingress-nginx canary: its annotation {INGRESS_NGINX_CANARY} is not "true"'
+            )
+        return annotations
+
+    def _total(self, annotations: dict[str, str]) -> int:
+        raw = annotations.get(INGRESS_NGINX_WEIGHT_TOTAL, "100")
+        if not raw.isdigit() or int(raw) == 0:
+            raise TrafficError(f"{self._name}: {INGRESS_NGINX_WEIGHT_TOTAL} is {raw!r}, not a positive integer")
+        return int(raw)
+
+    def _weight(self, annotations: dict[str, str], total: int) -> int:
+        raw = annotations.get(INGRESS_NGINX_WEIGHT, "0")
+        if not raw.isdigit() or int(raw) > total:
+            raise TrafficError(f"{self._name}: {INGRESS_NGINX_WEIGHT} is {raw!r}, not an integer from 0 to {total}")
+        return int(raw)
+
+    def share(self) -> float:
+        annotations = self._annotations()
+        total = self._total(annotations)
+        return 100.0 * self._weight(annotations, total) / total
+
+    def set_share(self, percent: int) -> dict:
+        annotations = self._annotations()
+        total = self._total(annotations)
+        wanted = round(percent * total / 100)
+        path = _json_pointer("metadata", "annotations", INGRESS_NGINX_WEIGHT)
+        patch = [{"op": "add", "path": path, "value": str(wanted)}]
+        if INGRESS_NGINX_WEIGHT in annotations:
+            patch.insert(0, {"op": "test", "path": path, "value": annotations[INGRESS_NGINX_WEIGHT]})
+        try:
+            self.api.patch_namespaced_ingress(self.ingress, self.namespace, patch, _request_timeout=self.timeout)
+        except Exception as error:
+            raise TrafficError(self._explain("patch", error)) from None
+        applied = self._weight(self._annotations(), total)
+        if applied != wanted:
+            raise TrafficError(f"{self._name}: read-back differs: wanted canary-weight {wanted}, got {applied}")
+        return {
+            "weights": {"canary-weight": applied, "canary-weight-total": total},
+            "share": round(100 * applied / total, 2),
+        }

@@ -106,13 +106,20 @@ options:
     default: true
   traffic:
     description:
-      - Where the weight goes. A mapping with exactly one key, C(haproxy), C(aws_alb) or C(file),
-        holding that backend's parameters.
+      - Where the weight goes. A mapping with exactly one key, C(haproxy), C(aws_alb),
+        C(ingress_nginx) or C(file), holding that backend's parameters.
       - C(haproxy) takes C(socket) (a UNIX socket path, or host:port, of the runtime API), C(backend),
         C(stable_servers) and C(canary_servers); per-server weights (0-256) are chosen so the
         canary servers together get the target share.
       - C(aws_alb) takes C(listener_arn), optional C(rule_arn), C(stable_target_group_arn) and
         C(canary_target_group_arn).
+      - C(ingress_nginx) takes C(namespace) and C(ingress), the canary Ingress of ingress-nginx
+        (annotation C(nginx.ingress.kubernetes.io/canary) must be C("true")), and optional
+        C(kubeconfig), C(context) and C(timeout). The weight goes into its
+        C(nginx.ingress.kubernetes.io/canary-weight) annotation, scaled to C(canary-weight-total)
+        when that is set, with a JSON Patch that the API server refuses if someone else changed the
+        weight since the gate read it. Without C(kubeconfig) it uses C(KUBECONFIG) or
+        C(~/.kube/config), or the pod's service account when it runs inside a cluster.
       - C(file) takes C(path).
     type: dict
   reset:
@@ -126,6 +133,7 @@ options:
 requirements:
   - numpy
   - boto3 (for cloudwatch metrics and the aws_alb backend)
+  - kubernetes (for the ingress_nginx backend)
 notes:
   - Check mode judges and reports the decision, and writes and changes nothing.
   - Diff mode shows the canary weight before and after.
@@ -173,6 +181,27 @@ EXAMPLES = r"""
     action: rollback
     traffic:
       file: {path: /var/lib/perfgate/weight.json}
+  delegate_to: localhost
+
+- name: Move the weight of the Kubernetes stack's canary Ingress (see the k8s stack's outputs)
+  perfgate.fleet.canary_gate:
+    rollout: checksum-k8s-1.3.0
+    state_dir: /var/lib/perfgate/rollouts
+    prometheus_url: http://prometheus.example.internal:9090
+    metrics:
+      - name: errors
+        source: prometheus
+        kind: ratio
+        critical: true
+        ceiling: 0.01
+        query:
+          errors: !unsafe 'sum(increase(perfgate_request_errors_total{group="{{ group }}"}[1m]))'
+          requests: !unsafe 'sum(increase(perfgate_requests_total{group="{{ group }}"}[1m]))'
+    traffic:
+      ingress_nginx:
+        namespace: perfgate
+        ingress: perfgate-bench-canary
+        context: prod-cluster
   delegate_to: localhost
 
 - name: Judge a candidate build against the baseline offline
@@ -230,6 +259,7 @@ traffic:
   type: dict
 """
 
+import importlib.util
 import time
 import uuid
 from datetime import UTC, datetime
@@ -281,6 +311,9 @@ def main() -> None:
     )
     if needs_aws and not HAS_BOTO3:
         module.fail_json(msg=missing_required_lib("boto3"))
+    # Imported only when used: loading the kubernetes client costs every other run half a second.
+    if "ingress_nginx" in (module.params["traffic"] or {}) and importlib.util.find_spec("kubernetes") is None:
+        module.fail_json(msg=missing_required_lib("kubernetes"))
     from ansible_collections.perfgate.fleet.plugins.module_utils.canary_gate_run import GateError, run_gate
 
     try:
