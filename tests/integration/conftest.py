@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import urllib.request
@@ -25,3 +26,29 @@ def moto_endpoint():
     yield endpoint
     server.terminate()
     server.wait(10)
+
+
+@pytest.fixture
+def moto_aws_env(moto_endpoint, monkeypatch) -> dict[str, str]:
+    """Credentials and endpoint that send boto3 (in this process and in Ansible's) to moto."""
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ENDPOINT_URL": moto_endpoint,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    return env
+
+
+@pytest.fixture
+def healthy_canary_counts(tmp_path) -> dict:
+    """canary_gate arguments for one error-ratio metric read from a file, in which the canary
+    passes (0.05 % errors against the baseline's 0.1 %), so every evaluation advances."""
+    counts = {"errors": {"baseline": {"errors": 10, "requests": 10000}, "canary": {"errors": 1, "requests": 2000}}}
+    (tmp_path / "metrics.json").write_text(json.dumps({"metrics": counts}))
+    return {
+        "metrics_file": str(tmp_path / "metrics.json"),
+        "metrics": [{"name": "errors", "source": "file", "kind": "ratio", "ceiling": 0.01}],
+    }

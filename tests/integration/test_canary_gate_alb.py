@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import boto3
 import pytest
 from ansible_run import run_task
 
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}
-
 
 @pytest.fixture
-def alb(moto_endpoint, monkeypatch):
-    for key, value in {**AWS_ENV, "AWS_ENDPOINT_URL": moto_endpoint}.items():
-        monkeypatch.setenv(key, value)
+def alb(moto_aws_env):
     ec2 = boto3.client("ec2", region_name="eu-west-1")
     elbv2 = boto3.client("elbv2", region_name="eu-west-1")
     vpc = ec2.create_vpc(CidrBlock="10.40.0.0/16")["Vpc"]["VpcId"]
@@ -57,24 +50,14 @@ def listener_weights(elbv2, listener, groups):
     return by_arn[groups["stable"]], by_arn[groups["canary"]]
 
 
-def test_weights_are_set_on_the_listener_and_read_back(tmp_path, alb):
+def test_weights_are_set_on_the_listener_and_read_back(tmp_path, alb, moto_aws_env, healthy_canary_counts):
     elbv2, listener, groups = alb
-    (tmp_path / "m.json").write_text(
-        json.dumps(
-            {
-                "metrics": {
-                    "errors": {"baseline": {"errors": 10, "requests": 10000}, "canary": {"errors": 1, "requests": 2000}}
-                }
-            }
-        )
-    )
     task = {
         "perfgate.fleet.canary_gate": {
             "rollout": "alb-test",
             "state_dir": str(tmp_path / "state"),
             "aws_region": "eu-west-1",
-            "metrics_file": str(tmp_path / "m.json"),
-            "metrics": [{"name": "errors", "source": "file", "kind": "ratio", "ceiling": 0.01}],
+            **healthy_canary_counts,
             "traffic": {
                 "aws_alb": {
                     "listener_arn": listener,
@@ -84,7 +67,7 @@ def test_weights_are_set_on_the_listener_and_read_back(tmp_path, alb):
             },
         }
     }
-    env = {**AWS_ENV, "AWS_ENDPOINT_URL": os.environ["AWS_ENDPOINT_URL"]}
+    env = moto_aws_env
     for expected in (10, 25):
         result = run_task(task, extra_env=env)
         assert not result.get("failed"), result.get("msg")

@@ -42,22 +42,12 @@ def test_the_pulumi_program_declares_the_annotation_the_gate_sets():
     assert CANARY_WEIGHT_ANNOTATION == INGRESS_NGINX_WEIGHT
 
 
-def test_the_module_moves_the_weight_step_by_step_and_rolls_back(tmp_path, api_server):
-    (tmp_path / "m.json").write_text(
-        json.dumps(
-            {
-                "metrics": {
-                    "errors": {"baseline": {"errors": 10, "requests": 10000}, "canary": {"errors": 1, "requests": 2000}}
-                }
-            }
-        )
-    )
+def test_the_module_moves_the_weight_step_by_step_and_rolls_back(tmp_path, api_server, healthy_canary_counts):
     task = {
         "perfgate.fleet.canary_gate": {
             "rollout": "k8s-test",
             "state_dir": str(tmp_path / "state"),
-            "metrics_file": str(tmp_path / "m.json"),
-            "metrics": [{"name": "errors", "source": "file", "kind": "ratio", "ceiling": 0.01}],
+            **healthy_canary_counts,
             "traffic": {
                 "ingress_nginx": {
                     "namespace": NAMESPACE,

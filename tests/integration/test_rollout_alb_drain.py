@@ -14,14 +14,11 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
-AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "eu-west-1"}
 AGENT_PORT = 8080
 
 
 @pytest.fixture
-def stable_target(moto_endpoint, monkeypatch):
-    for key, value in {**AWS_ENV, "AWS_ENDPOINT_URL": moto_endpoint}.items():
-        monkeypatch.setenv(key, value)
+def stable_target(moto_aws_env):
     ec2 = boto3.client("ec2", region_name="eu-west-1")
     elbv2 = boto3.client("elbv2", region_name="eu-west-1")
     vpc = ec2.create_vpc(CidrBlock="10.41.0.0/16")["Vpc"]["VpcId"]

@@ -187,16 +187,13 @@ EXAMPLES = r"""
   perfgate.fleet.canary_gate:
     rollout: checksum-k8s-1.3.0
     state_dir: /var/lib/perfgate/rollouts
-    prometheus_url: http://prometheus.example.internal:9090
+    prometheus_url: http://127.0.0.1:9090
+    groups: {canary: canary, baseline: stable}
     metrics:
-      - name: errors
+      - name: p99_latency
         source: prometheus
-        kind: ratio
-        critical: true
-        ceiling: 0.01
-        query:
-          errors: !unsafe 'sum(increase(perfgate_request_errors_total{group="{{ group }}"}[1m]))'
-          requests: !unsafe 'sum(increase(perfgate_requests_total{group="{{ group }}"}[1m]))'
+        kind: latency
+        query: 'sum by (le) (increase(perfgate_request_duration_seconds_bucket{group="${group}"}[1m]))'
     traffic:
       ingress_nginx:
         namespace: perfgate
