@@ -29,8 +29,10 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "playbooks" / "local"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "collections"))
 
 import demo
+from ansible_collections.perfgate.fleet.plugins.module_utils.rollout_summary import first_traffic, timeline
 
 TARGET_S = 30.0
 
@@ -61,16 +63,15 @@ def one_bad_rollout(log_dir: Path, interval: int, current_stable: str) -> list[d
         {"canary_inject_latency_ms": 0.5, "canary_inject_error_ratio": 0.02, "rollout_evaluation_interval": interval},
     )
     rows = []
-    for part, seconds in (report.get("time_to_zero_s") or {}).items():
+    # The report holds every part's decision records and time to zero, computed the same way.
+    for part, records in (report.get("parts") or {}).items():
         region = part.rsplit("-", 1)[-1]
-        records = [
-            json.loads(line)
-            for line in (demo.STATE_DIR / f"{part}.decisions.jsonl").read_text().splitlines()
-            if line.strip()
-        ]
-        first = next(r for r in records if r["weight_after"] > 0)
-        started = datetime.fromisoformat(first["at"]).timestamp()
-        visible = first_visible_error(region, version, started, started + 120)
+        seconds = (report.get("time_to_zero_s") or {}).get(part)
+        first = first_traffic(timeline(records))
+        visible = None
+        if first is not None:
+            started = datetime.fromisoformat(first["at"].replace("Z", "+00:00")).timestamp()
+            visible = first_visible_error(region, version, started, started + 120)
         rows.append(
             {
                 "region": region,

@@ -166,12 +166,12 @@ def judge_latency(name: str, critical: bool, canary: WeightedSample, baseline: W
 def judge_ratio(name: str, critical: bool, canary: tuple[float, float], baseline: tuple[float, float], t: Thresholds):
     (c_err, c_req), (b_err, b_req) = canary, baseline
     numbers = {"canary_errors": c_err, "canary_requests": c_req, "baseline_errors": b_err, "baseline_requests": b_req}
-    values = (c_err, c_req, b_err, b_req)
-    if not all(math.isfinite(v) and v >= 0 for v in values) or c_err > c_req or b_err > b_req:
+    counts_are_numbers = all(math.isfinite(v) and v >= 0 for v in (c_err, c_req, b_err, b_req))
+    if not counts_are_numbers or c_err > c_req or b_err > b_req:
         hint = (
             " (more errors than requests: usually counters that just started, which PromQL's"
             " increase() extrapolates separately; it passes within a scrape or two)"
-            if all(math.isfinite(v) and v >= 0 for v in values)
+            if counts_are_numbers
             else ""
         )
         return MetricVerdict(name, "ratio", ERROR, critical, f"{name}: counts are not valid: {numbers}{hint}", numbers)

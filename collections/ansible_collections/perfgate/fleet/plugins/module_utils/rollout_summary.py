@@ -48,16 +48,21 @@ def _ms(seconds):
     return None if seconds is None else round(seconds * 1000, 3)
 
 
+def first_traffic(rows: list[dict]) -> dict | None:
+    """The first evaluation that left the canary with traffic; None when none did."""
+    return next((row for row in rows if row["weight"] > 0), None)
+
+
 def time_to_zero(rows: list[dict]) -> dict | None:
     """From the first evaluation that left the canary with traffic to the first read-back weight
     of 0 after it, in seconds; None when the weight never went back to 0."""
-    first_traffic = next((row for row in rows if row["weight"] > 0), None)
-    if first_traffic is None:
+    first = first_traffic(rows)
+    if first is None:
         return None
-    back = next((row for row in rows if row["t"] > first_traffic["t"] and row["weight"] == 0), None)
+    back = next((row for row in rows if row["t"] > first["t"] and row["weight"] == 0), None)
     if back is None:
         return None
-    return {"first_traffic_at": first_traffic["at"], "zero_at": back["at"], "seconds": back["t"] - first_traffic["t"]}
+    return {"first_traffic_at": first["at"], "zero_at": back["at"], "seconds": back["t"] - first["t"]}
 
 
 def _fmt(value, unit=""):
