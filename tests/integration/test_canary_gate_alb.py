@@ -50,7 +50,7 @@ def listener_weights(elbv2, listener, groups):
     return by_arn[groups["stable"]], by_arn[groups["canary"]]
 
 
-def test_weights_are_set_on_the_listener_and_read_back(tmp_path, alb, moto_aws_env, healthy_canary_counts):
+def test_weights_are_set_on_the_listener_and_read_back(tmp_path, alb, healthy_canary_counts):
     elbv2, listener, groups = alb
     task = {
         "perfgate.fleet.canary_gate": {
@@ -67,14 +67,11 @@ def test_weights_are_set_on_the_listener_and_read_back(tmp_path, alb, moto_aws_e
             },
         }
     }
-    env = moto_aws_env
     for expected in (10, 25):
-        result = run_task(task, extra_env=env)
+        result = run_task(task)
         assert not result.get("failed"), result.get("msg")
         assert result["weight_after"] == expected
         assert listener_weights(elbv2, listener, groups) == (100 - expected, expected)
-    rollback = run_task(
-        {"perfgate.fleet.canary_gate": {**task["perfgate.fleet.canary_gate"], "action": "rollback"}}, extra_env=env
-    )
+    rollback = run_task({"perfgate.fleet.canary_gate": {**task["perfgate.fleet.canary_gate"], "action": "rollback"}})
     assert rollback["weight_after"] == 0
     assert listener_weights(elbv2, listener, groups) == (100, 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_judge import (
@@ -141,8 +143,6 @@ def test_burn_rate_fails_only_when_both_windows_burn_and_scales_with_share():
 def test_latency_margin_is_an_absolute_slack_on_top_of_the_relative_one():
     """At 0.5 ms a one-bucket move doubles the latency; 1 ms of margin lets that through, while
     a regression beyond baseline x 1.1 + margin still fails."""
-    from dataclasses import replace
-
     rng = np.random.default_rng(11)
     baseline = latency(rng, 2000, median=0.0005)
     doubled = latency(rng, 400, median=0.001)
