@@ -56,9 +56,15 @@ def run_playbook(playbook: str, log: Path, extra: dict | None = None, inventory:
         command += ["-i", str(INVENTORY)]
     if extra:
         command += ["-e", json.dumps(extra)]
+    # Each task's start time and duration, and the slowest tasks at the end, go into the log.
+    timed = {
+        **os.environ,
+        "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
+        "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "30",
+    }
     started = time.monotonic()
     with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=timed)
         code = process.wait()
     status = "ok" if code == 0 else f"exit {code}"
     shown = log.relative_to(REPO) if log.is_relative_to(REPO) else log
@@ -67,7 +73,9 @@ def run_playbook(playbook: str, log: Path, extra: dict | None = None, inventory:
 
 
 def tail(log: Path, lines: int = 25) -> str:
-    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    """The log's last lines before the timing summary, where a failure is reported."""
+    text = log.read_text(errors="replace").split("\nTASKS RECAP *", 1)[0]
+    return "\n".join(text.splitlines()[-lines:])
 
 
 def environment_is_up() -> bool:
