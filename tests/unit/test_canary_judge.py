@@ -147,6 +147,10 @@ def test_latency_margin_is_an_absolute_slack_on_top_of_the_relative_one():
     baseline = latency(rng, 2000, median=0.0005)
     doubled = latency(rng, 400, median=0.001)
     assert judge(doubled, baseline).verdict == FAIL
-    assert judge(doubled, baseline, replace(DEFAULT, margin=0.001)).verdict == PASS
+    within_margin = judge(doubled, baseline, replace(DEFAULT, margin=0.001))
+    assert within_margin.verdict == PASS
+    # The reason names the margin: "within 10%" alone would be false for a doubled latency.
+    assert "plus a 0.001 margin" in within_margin.reason and within_margin.numbers["margin"] == 0.001
+    assert "margin" not in judge(doubled, baseline).reason
     slow = latency(rng, 400, median=0.003)  # 6x and 2.5 ms worse: beyond the 1 ms margin
     assert judge(slow, baseline, replace(DEFAULT, margin=0.001)).verdict == FAIL

@@ -124,7 +124,10 @@ def judge_latency(name: str, critical: bool, canary: WeightedSample, baseline: W
         numbers[f"{key}_tail_p"] = _round(p_tail, 8)
         if p_tail < alpha_each:
             tail_failures.append(f"{key} {canary_q:.4g} vs baseline {base_q:.4g} ({canary_q / base_q:.2f}x)")
-    worse = f"{t.max_increase:.0%}"
+    # Name the absolute margin too: at sub-millisecond latencies it, not the percentage, can be
+    # what a canary passes within.
+    worse = f"{t.max_increase:.0%}" + (f" plus a {t.margin:.4g} margin" if t.margin else "")
+    numbers["margin"] = t.margin
     if test.p_greater < alpha_each or tail_failures:
         details = []
         if test.p_greater < alpha_each:
