@@ -41,6 +41,7 @@ ENVIRONMENT = yaml.safe_load((Path(__file__).resolve().parent / "local_env.yml")
 
 STABLE, GOOD, BAD = "1.0.0", "1.1.0", "1.2.0"
 EVALUATION_INTERVAL = 5  # seconds, as the scrape interval: the bad build must be gone within 30 s
+BUDGET_S = 15 * 60  # the whole demo, a fresh environment included, on a 2-core machine
 LOAD_DELAY_MS = 40  # 4 connections x 1000 / 40 ms = 100 requests/s per region
 
 
@@ -312,7 +313,8 @@ def main() -> int:
         f"  reports: {(REPORTS / good_id).relative_to(REPO)}/ and {(REPORTS / bad_id).relative_to(REPO)}/ "
         "(decisions.json, summary.md, chart.png)"
     )
-    print(f"  total {time.monotonic() - started:.0f} s")
+    total = time.monotonic() - started
+    print(f"  total {total:.0f} s ({total / BUDGET_S:.2f} of the {BUDGET_S // 60} minute budget)")
     if not good_ok:
         print(f"FAILED: the good build was not promoted cleanly; see {REPORTS / good_id}", file=sys.stderr)
     if not bad_ok:
