@@ -93,7 +93,7 @@ molecule: setup
 # The local environment runs on the Debian 12 image only; the others are for Molecule.
 DEMO_IMAGE := 12:bookworm
 demo: system-packages venv
-	@pair=$(DEMO_IMAGE); molecule/images/build-image.sh "$${pair#*:}" "$${pair%%:*}"
+	@$(MAKE) images IMAGES=$(DEMO_IMAGE)
 	@$(VENV)/bin/python playbooks/local/demo.py
 
 # Removes the local environment make demo brought up (containers, networks, inventory).
