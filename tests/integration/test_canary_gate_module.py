@@ -32,10 +32,15 @@ def base(tmp_path, **extra):
         ({"no_such_option": True}, "Unsupported parameters"),
         ({"steps": [50, 10]}, "steps must increase strictly"),
         (
-            {"metrics": [{"name": "p99", "source": "prometheus", "kind": "latency", "query": 'x{group="${group}"}'}]},
+            {"metrics": [{"name": "p99", "kind": "latency", "query": 'increase(x{group="${group}"}[${since}])'}]},
             "need prometheus_url",
         ),
-        ({"metrics": [{"kind": "latency"}]}, "a metric has no name"),
+        ({"metrics": [{"kind": "latency"}]}, "missing required arguments: name found in metrics"),
+        # The sub-options are validated by Ansible against the documented ones: a typo fails.
+        (
+            {"metrics": [{"name": "x", "kind": "latency", "source": "file", "max_incrase": 0.1}]},
+            "Unsupported parameters for (perfgate.fleet.canary_gate) module: metrics.max_incrase",
+        ),
         ({"traffic": {"haproxy": {"socket": "/run/x.sock"}}}, "traffic.haproxy needs backend"),
         ({"rollout": "a/b"}, "rollout id 'a/b' is not valid"),
     ],

@@ -14,18 +14,12 @@ from servers import Prometheus, free_port, wait_until
 BOUNDS = [0.002, 0.004, 0.006, 0.008, 0.01, 0.012, 0.014, 0.017, 0.02, 0.025, 0.03, 0.05, 0.1]
 
 
-def histogram_lines(group: str, samples: np.ndarray) -> list[str]:
-    lines = [f'demo_latency_seconds_bucket{{group="{group}",le="{b}"}} {int(np.sum(samples <= b))}' for b in BOUNDS]
-    lines.append(f'demo_latency_seconds_bucket{{group="{group}",le="+Inf"}} {samples.size}')
-    lines.append(f'demo_requests_total{{group="{group}"}} {samples.size}')
-    return lines
-
-
 class Exporter:
     """Serves /metrics with whatever text the test sets."""
 
     def __init__(self):
         self.text = ""
+        self.counters: dict[str, list[int]] = {}
         self.port = free_port()
         exporter = self
 
@@ -44,11 +38,25 @@ class Exporter:
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def publish(self, canary_median: float | None, seed: int = 1) -> None:
-        rng = np.random.default_rng(seed)
-        lines = histogram_lines("baseline", rng.lognormal(np.log(0.01), 0.2, 5000))
-        if canary_median is not None:
-            lines += histogram_lines("canary", rng.lognormal(np.log(canary_median), 0.2, 1000))
+    def add(self, group: str, samples: np.ndarray) -> None:
+        """Count requests the way prometheus_client does: cumulative buckets that only grow."""
+        counts = self.counters.setdefault(group, [0] * (len(BOUNDS) + 2))
+        for i, bound in enumerate(BOUNDS):
+            counts[i] += int(np.sum(samples <= bound))
+        counts[-2] += samples.size  # +Inf
+        counts[-1] += samples.size  # requests_total
+        self.publish()
+
+    def forget(self, group: str) -> None:
+        self.counters.pop(group, None)
+        self.publish()
+
+    def publish(self) -> None:
+        lines = []
+        for group, counts in self.counters.items():
+            for bound, count in zip([*BOUNDS, "+Inf"], counts, strict=False):
+                lines.append(f'demo_latency_seconds_bucket{{group="{group}",le="{bound}"}} {count}')
+            lines.append(f'demo_requests_total{{group="{group}"}} {counts[-1]}')
         self.text = "\n".join(lines) + "\n"
 
     def stop(self):
@@ -59,7 +67,8 @@ class Exporter:
 @pytest.fixture
 def monitored(tmp_path):
     exporter = Exporter()
-    exporter.publish(canary_median=0.01)
+    exporter.add("baseline", np.random.default_rng(0).lognormal(np.log(0.01), 0.2, 5000))
+    exporter.add("canary", np.zeros(0))
     prometheus = Prometheus(tmp_path, f"127.0.0.1:{exporter.port}")
     yield exporter, prometheus
     prometheus.stop()
@@ -80,7 +89,7 @@ def wait_for_series(prometheus: Prometheus, group: str, present: bool) -> None:
     wait_until(seen, 30, f"the {group} series to be {'present' if present else 'gone'} in Prometheus")
 
 
-def gate(tmp_path, prometheus_url, **extra):
+def gate(tmp_path, prometheus_url, query="demo_latency_seconds_bucket", **extra):
     return {
         "perfgate.fleet.canary_gate": {
             "rollout": "prom-test",
@@ -92,7 +101,7 @@ def gate(tmp_path, prometheus_url, **extra):
                     "name": "latency",
                     "source": "prometheus",
                     "kind": "latency",
-                    "query": 'sum by (le) (demo_latency_seconds_bucket{group="${group}"})',
+                    "query": f'sum by (le) (increase({query}{{group="${{group}}"}}[${{since}}]))',
                 }
             ],
             "traffic": {"file": {"path": str(tmp_path / "weight.json")}},
@@ -101,27 +110,49 @@ def gate(tmp_path, prometheus_url, **extra):
     }
 
 
+def serve(exporter: Exporter, seed: int, canary_median: float) -> None:
+    """One window of traffic: 1000 canary and 5000 baseline requests, then two scrapes."""
+    rng = np.random.default_rng(seed)
+    exporter.add("baseline", rng.lognormal(np.log(0.01), 0.2, 5000))
+    exporter.add("canary", rng.lognormal(np.log(canary_median), 0.2, 1000))
+    time.sleep(2.5)  # Prometheus scrapes every second
+
+
 def test_decisions_follow_what_prometheus_reports(tmp_path, monitored):
     exporter, prometheus = monitored
-    wait_for_series(prometheus, "canary", present=True)
-    assert run_task(gate(tmp_path, prometheus.url))["decision"] == "advance"  # start at 10%
+    wait_for_series(prometheus, "baseline", present=True)
+    time.sleep(1.5)
+    assert run_task(gate(tmp_path, prometheus.url))["decision"] == "advance"  # pre-flight passed: 10%
+    serve(exporter, seed=1, canary_median=0.01)
     good = run_task(gate(tmp_path, prometheus.url))
     assert good["decision"] == "advance", good["reasons"]
     assert good["verdicts"][0]["verdict"] == "pass"
-    assert good["verdicts"][0]["numbers"]["canary_n"] == 1000
+    # increase() over the time since the previous call: this window's 1000 requests, give or take
+    # its extrapolation to the window's ends. The exporter adds each window's requests in one
+    # burst, the worst case for that extrapolation (steady traffic averages it out).
+    assert 750 <= good["verdicts"][0]["numbers"]["window_canary_n"] <= 1250
 
-    exporter.publish(canary_median=0.016, seed=2)
-    time.sleep(2.5)  # let Prometheus scrape the slower canary (1 s interval)
+    serve(exporter, seed=2, canary_median=0.016)
     bad = run_task(gate(tmp_path, prometheus.url))
-    assert bad["decision"] == "hold" and bad["verdicts"][0]["verdict"] == "fail", bad["reasons"]
-    assert run_task(gate(tmp_path, prometheus.url))["decision"] == "rollback"
+    assert bad["verdicts"][0]["verdict"] == "fail", bad["reasons"]
+    assert bad["decision"] == "rollback"  # an anytime-valid fail needs no second look
+    assert 1600 <= bad["verdicts"][0]["numbers"]["canary_n"] <= 2500  # both windows, each once
+
+
+def test_pre_flight_refuses_a_query_without_series(tmp_path, monitored):
+    _, prometheus = monitored
+    wait_for_series(prometheus, "baseline", present=True)
+    result = run_task(gate(tmp_path, prometheus.url, query="no_such_metric_bucket"))
+    assert result.get("failed"), result
+    assert "refusing to start the rollout" in result["msg"] and "no series" in result["msg"]
+    assert not (tmp_path / "weight.json").exists()
 
 
 def test_stale_canary_series_is_nodata(tmp_path, monitored):
     exporter, prometheus = monitored
-    wait_for_series(prometheus, "canary", present=True)
+    wait_for_series(prometheus, "baseline", present=True)
     run_task(gate(tmp_path, prometheus.url))
-    exporter.publish(canary_median=None)  # the canary's series stop being exported
+    exporter.forget("canary")  # the canary's series stop being exported
     wait_for_series(prometheus, "canary", present=False)
     result = run_task(gate(tmp_path, prometheus.url))
     assert result["decision"] == "hold"
@@ -130,7 +161,7 @@ def test_stale_canary_series_is_nodata(tmp_path, monitored):
 
 def test_prometheus_stopped_mid_rollout_never_advances(tmp_path, monitored):
     _, prometheus = monitored
-    wait_for_series(prometheus, "canary", present=True)
+    wait_for_series(prometheus, "baseline", present=True)
     assert run_task(gate(tmp_path, prometheus.url))["decision"] == "advance"
     state_file = tmp_path / "state" / "prom-test.json"
     prometheus.stop()

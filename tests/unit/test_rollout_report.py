@@ -17,9 +17,15 @@ def record(second: int, decision: str, before: float, after: float, canary_p99=0
         "weight_after": after,
         "step_index": 0,
         "verdicts": [
-            {"name": "latency", "verdict": "pass", "numbers": {"canary_p99": canary_p99, "baseline_p99": 0.002}},
+            {
+                "name": "latency",
+                "kind": "latency",
+                "verdict": "pass",
+                "numbers": {"canary_p99": canary_p99, "baseline_p99": 0.002},
+            },
             {
                 "name": "errors",
+                "kind": "ratio",
                 "verdict": "fail" if errors else "pass",
                 "numbers": {"canary_rate": errors, "baseline_rate": 0.0},
             },

@@ -6,7 +6,8 @@ It uses the same judge as canary_gate.
 
 Result files: {"metrics": {"latency": [0.0121, ...], "errors": {"errors": 3, "requests": 1000}}}
 Config (YAML): {"metrics": [{"name": "latency", "kind": "latency", "max_increase": 0.05}, ...]}
-Exit codes: 0 every metric passed, 1 a metric failed, 2 inconclusive (no data or a source error),
+Exit codes: 0 every metric passed, 1 a metric failed, 2 inconclusive (not yet sure, no data or a
+source error),
 3 the gate could not run (bad arguments, config or files).
 """
 
@@ -17,7 +18,7 @@ import json
 import sys
 
 import yaml
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_evaluate import evaluate
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_evaluate import Window, evaluate
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_judge import FAIL, PASS
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_metrics import ConfigError, parse_metric
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_sources import FileSource, SourceError
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SourceError) as error:
         print(f"canary judge: {error}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    verdicts = [v.as_dict() for v in evaluate(metrics, {"file": source}, args.step, 1.0)]
+    judged, _ = evaluate(metrics, {"file": source}, Window(step_index=args.step, traffic_share=1.0))
+    verdicts = [v.as_dict() for v in judged]
     outcomes = {v["verdict"] for v in verdicts}
     code = EXIT_FAIL if FAIL in outcomes else EXIT_PASS if outcomes == {PASS} else EXIT_INCONCLUSIVE
     if args.json:

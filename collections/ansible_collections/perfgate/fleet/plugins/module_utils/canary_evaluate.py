@@ -1,62 +1,97 @@
-"""One evaluation: ask each metric's source for its numbers and have the judge rule on them.
-A source that fails yields an error or nodata verdict for that metric; the evaluation goes on."""
+"""One evaluation: ask each metric's source for this window's numbers and have the judge rule on
+them with the evidence kept from earlier windows. A source that fails yields an error or nodata
+verdict for that metric, with its evidence unchanged; the evaluation goes on."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_judge import (
     ERROR,
     NODATA,
+    Judgement,
     MetricVerdict,
     judge_burn_rate,
     judge_gauge,
     judge_latency,
+    judge_memory,
     judge_ratio,
 )
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_metrics import MetricSpec
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_metrics import MetricSpec, fill_since
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_sources import NoData, Source, SourceError
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import InputError
 
 
-def judge_metric(metric: MetricSpec, source: Source, step_index: int, traffic_share: float) -> MetricVerdict:
-    t = metric.thresholds(step_index)
-    q = metric.queries
+@dataclass(frozen=True)
+class Window:
+    """Where this evaluation stands: the step, the canary's share, the seconds the window covers
+    (since the previous evaluation) and the gate's clock, for readings that are judged over time."""
+
+    step_index: int
+    traffic_share: float
+    seconds: int = 60
+    at: float = 0.0
+
+
+def judge_metric(metric: MetricSpec, source: Source, window: Window, evidence: dict | None) -> Judgement:
+    t = metric.thresholds(window.step_index)
+    q = {group: fill_since(query, window.seconds) for group, query in metric.queries.items()}
+    name, critical = metric.name, metric.critical
     try:
         if metric.kind == "latency":
-            return judge_latency(
-                metric.name,
-                metric.critical,
-                source.samples(q["canary"], "canary"),
-                source.samples(q["baseline"], "baseline"),
-                t,
-            )
+            canary, baseline = source.samples(q["canary"], "canary"), source.samples(q["baseline"], "baseline")
+            return judge_latency(name, critical, canary, baseline, evidence, t)
         if metric.kind == "ratio":
-            return judge_ratio(
-                metric.name,
-                metric.critical,
-                source.counts(q["canary"], "canary"),
-                source.counts(q["baseline"], "baseline"),
-                t,
-            )
+            canary, baseline = source.counts(q["canary"], "canary"), source.counts(q["baseline"], "baseline")
+            return judge_ratio(name, critical, canary, baseline, evidence, t)
+        if metric.kind == "memory":
+            canary, baseline = source.value(q["canary"], "canary"), source.value(q["baseline"], "baseline")
+            return judge_memory(name, critical, window.at, canary, baseline, evidence, t)
         if metric.kind == "gauge":
-            return judge_gauge(metric.name, metric.critical, source.value(q["canary"], "canary"), t)
+            return judge_gauge(name, critical, source.value(q["canary"], "canary"), t)
         return judge_burn_rate(
-            metric.name,
-            metric.critical,
+            name,
+            critical,
             source.window_counts(q["canary"], "canary", "long"),
             source.window_counts(q["canary"], "canary", "short"),
-            traffic_share,
+            window.traffic_share,
             t,
         )
     except NoData as why:
-        return MetricVerdict(metric.name, metric.kind, NODATA, metric.critical, f"{metric.name}: no data: {why}")
-    except SourceError as why:
-        return MetricVerdict(metric.name, metric.kind, ERROR, metric.critical, f"{metric.name}: {why}")
+        return Judgement(MetricVerdict(name, metric.kind, NODATA, critical, f"{name}: no data: {why}"))
+    except (SourceError, InputError) as why:
+        return Judgement(MetricVerdict(name, metric.kind, ERROR, critical, f"{name}: {why}"))
     except Exception as why:  # a bug or a surprise in one metric must not take the gate down
-        return MetricVerdict(
-            metric.name, metric.kind, ERROR, metric.critical, f"{metric.name}: unexpected {type(why).__name__}: {why}"
+        return Judgement(
+            MetricVerdict(name, metric.kind, ERROR, critical, f"{name}: unexpected {type(why).__name__}: {why}")
         )
 
 
 def evaluate(
-    metrics: list[MetricSpec], sources: dict[str, Source], step_index: int, traffic_share: float
-) -> list[MetricVerdict]:
-    return [judge_metric(m, sources[m.source], step_index, traffic_share) for m in metrics]
+    metrics: list[MetricSpec], sources: dict[str, Source], window: Window, evidence: dict | None = None
+) -> tuple[list[MetricVerdict], dict]:
+    """The verdicts, and every metric's evidence after this window (unchanged where a metric
+    brought nothing)."""
+    evidence = dict(evidence or {})
+    verdicts = []
+    for metric in metrics:
+        judgement = judge_metric(metric, sources[metric.source], window, evidence.get(metric.name))
+        verdicts.append(judgement.verdict)
+        if judgement.evidence is not None:
+            evidence[metric.name] = judgement.evidence
+    return verdicts, evidence
+
+
+def preflight(metrics: list[MetricSpec], sources: dict[str, Source], seconds: int) -> list[str]:
+    """Before the first canary traffic: every metric's baseline query must answer with series.
+    Returns the problems, one sentence each; empty when the gate can judge every metric."""
+    problems = []
+    for metric in metrics:
+        group = "baseline" if "baseline" in metric.queries else "canary"
+        if group == "canary" and metric.kind in ("gauge", "burn_rate"):
+            continue  # a canary-only metric has nothing to show before the canary serves
+        try:
+            sources[metric.source].preflight(fill_since(metric.queries[group], seconds))
+        except (NoData, SourceError) as why:
+            problems.append(f"{metric.name}: {why}")
+    return problems

@@ -1,27 +1,34 @@
 """One run of the canary gate: validate, lock, read the live weight, evaluate, decide, apply and
 read back, then record. Everything the Ansible module does, without Ansible, so it can be tested
-directly and the module stays a thin boundary."""
+directly and the module stays a thin boundary. What the rollout does is decided by the pure
+policy (canary_policy); this layer only moves numbers between it and the outside."""
 
 from __future__ import annotations
 
+import math
 import os
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_evaluate import evaluate
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_evaluate import Window, evaluate, preflight
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_metrics import (
     ConfigError,
+    MetricSpec,
     parse_metric,
     parse_steps,
 )
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_policy import (
+    HOLD,
     NOOP,
     PROGRESSING,
-    ROLLBACK,
-    ROLLED_BACK,
+    TERMINAL,
     Decision,
     Policy,
     RolloutState,
     decide,
+    manual_rollback,
+    restarted,
+    start,
+    status,
 )
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_sources import (
     CloudWatchSource,
@@ -126,57 +133,137 @@ def build_traffic(traffic: dict | None, region: str | None):
     )
 
 
-def build_sources(metrics, params: dict, now) -> dict:
+def build_sources(params: GateParams, metrics: list[MetricSpec], now) -> dict:
     sources = {}
     used = {m.source for m in metrics}
-    if "prometheus" in used:
-        if not params.get("prometheus_url"):
-            raise GateError("metrics with source prometheus need prometheus_url")
-        sources["prometheus"] = PrometheusSource(
-            params["prometheus_url"], params["prometheus_timeout"], params["max_sample_age"], now
-        )
-    if "file" in used:
-        if not params.get("metrics_file"):
-            raise GateError("metrics with source file need metrics_file")
-        try:
-            sources["file"] = FileSource.combined(params["metrics_file"])
-        except SourceError as error:
-            raise GateError(str(error)) from None
+    try:
+        if "prometheus" in used:
+            if not params.prometheus_url:
+                raise GateError("canary_gate: metrics with source prometheus need prometheus_url")
+            sources["prometheus"] = PrometheusSource(
+                params.prometheus_url, params.prometheus_timeout, params.max_sample_age, now
+            )
+        if "file" in used:
+            if not params.metrics_file:
+                raise GateError("canary_gate: metrics with source file need metrics_file")
+            sources["file"] = FileSource.combined(params.metrics_file)
+    except SourceError as error:
+        raise GateError(f"canary_gate: {error}") from None
     if "cloudwatch" in used:
-        sources["cloudwatch"] = CloudWatchSource(_boto3_client("cloudwatch", params.get("aws_region")), now)
+        sources["cloudwatch"] = CloudWatchSource(_boto3_client("cloudwatch", params.aws_region), now)
     return sources
 
 
-def run_gate(params: dict, check_mode: bool, now, evaluation_id: str, at: str) -> dict:
-    try:
-        steps = parse_steps(params["steps"])
-        metrics = [parse_metric(m, params["groups"]) for m in params["metrics"]]
-        for name in ("advance_after", "rollback_after", "max_nodata"):
-            if params[name] < 1:
-                raise ConfigError(f"{name} must be at least 1")
-    except ConfigError as error:
-        raise GateError(f"canary_gate: {error}") from None
-    if params["action"] == "evaluate" and not metrics:
-        raise GateError("canary_gate: action evaluate needs at least one metric")
-    names = [m.name for m in metrics]
-    if len(set(names)) != len(names):
-        raise GateError(f"canary_gate: metric names must be unique, got {names}")
-    policy = Policy(steps, params["advance_after"], params["rollback_after"], params["max_nodata"])
-    traffic = build_traffic(params.get("traffic"), params.get("aws_region"))
-    sources = build_sources(metrics, params, now) if params["action"] == "evaluate" else {}
+ACTIONS = ("evaluate", "rollback", "status")
 
+
+@dataclass(frozen=True)
+class GateParams:
+    """The module's parameters, checked once."""
+
+    rollout: str
+    state_dir: str
+    action: str
+    policy: Policy
+    metrics: tuple[MetricSpec, ...]
+    traffic: dict | None
+    apply: bool = True
+    reset: bool = False
+    prometheus_url: str | None = None
+    prometheus_timeout: float = 10.0
+    max_sample_age: float = 120.0
+    metrics_file: str | None = None
+    aws_region: str | None = None
+    lock_timeout: float = 10.0
+
+    @classmethod
+    def parse(cls, params: dict) -> GateParams:
+        try:
+            steps = parse_steps(params["steps"])
+            groups = params.get("groups") or {"canary": "canary", "baseline": "baseline"}
+            metrics = tuple(parse_metric(m, groups) for m in params.get("metrics") or [])
+            counts = {name: params.get(name, default) for name, default in POLICY_DEFAULTS.items()}
+            for name, value in counts.items():
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise ConfigError(f"{name} must be a whole number of at least 1, got {value!r}")
+        except ConfigError as error:
+            raise GateError(f"canary_gate: {error}") from None
+        action = params.get("action", "evaluate")
+        if action not in ACTIONS:
+            raise GateError(f"canary_gate: action must be one of {', '.join(ACTIONS)}, not {action!r}")
+        if action == "evaluate" and not metrics:
+            raise GateError("canary_gate: action evaluate needs at least one metric")
+        names = [m.name for m in metrics]
+        if len(set(names)) != len(names):
+            raise GateError(f"canary_gate: metric names must be unique, got {names}")
+        return cls(
+            rollout=params["rollout"],
+            state_dir=params["state_dir"],
+            action=action,
+            policy=Policy(steps, **counts),
+            metrics=metrics,
+            traffic=params.get("traffic"),
+            apply=params.get("apply", True),
+            reset=params.get("reset", False),
+            prometheus_url=params.get("prometheus_url"),
+            prometheus_timeout=params.get("prometheus_timeout", 10.0),
+            max_sample_age=params.get("max_sample_age", 120.0),
+            metrics_file=params.get("metrics_file"),
+            aws_region=params.get("aws_region"),
+            lock_timeout=params.get("lock_timeout", 10.0),
+        )
+
+
+POLICY_DEFAULTS = {"advance_after": 1, "rollback_after": 2, "max_nodata": 3}
+
+
+def run_gate(params: dict, check_mode: bool, now, evaluation_id: str, at: str) -> dict:
+    gate = GateParams.parse(params)
+    traffic = build_traffic(gate.traffic, gate.aws_region)
     try:
-        store = StateStore(params["state_dir"], params["rollout"])
+        store = StateStore(gate.state_dir, gate.rollout)
         with store:
             if not check_mode:
-                store.lock(params["lock_timeout"])
-            state = store.load() or RolloutState(rollout=params["rollout"])
-            return _run_locked(params, check_mode, store, state, policy, metrics, sources, traffic, evaluation_id, at)
+                store.lock(gate.lock_timeout)
+            state = store.load() or RolloutState(rollout=gate.rollout)
+            return _run_locked(gate, check_mode, store, state, traffic, now, evaluation_id, at)
     except StateError as error:
         raise GateError(f"canary_gate: {error}") from None
 
 
-def _run_locked(params, check_mode, store, state, policy, metrics, sources, traffic, evaluation_id, at) -> dict:
+def _judge(gate: GateParams, state: RolloutState, now, at: str) -> tuple[Decision, list]:
+    """The evaluate action: start a new rollout once its sources answer, or judge one window."""
+    if gate.reset and state.status in TERMINAL:
+        state = restarted(state)
+    if state.status != PROGRESSING:
+        return decide(state, [], gate.policy, at), []
+    clock = now()
+    if state.step_index < 0:
+        # Pre-flight: no canary gets traffic that the gate could not judge. File metrics arrive
+        # with each evaluation, so only query sources are asked.
+        queried = [m for m in gate.metrics if m.source != "file"]
+        problems = preflight(queried, build_sources(gate, queried, now), max(int(gate.max_sample_age), 1))
+        if problems:
+            raise GateError(
+                "canary_gate: refusing to start the rollout, no traffic was moved: " + "; ".join(problems),
+                rollout_status=state.status,
+            )
+        return start(state, gate.policy, at, clock), []
+    since = state.last_evaluated_at if state.last_evaluated_at is not None else clock - 60.0
+    window = Window(
+        step_index=state.step_index,
+        traffic_share=state.weight / 100.0,
+        seconds=max(1, math.ceil(clock - since)),
+        at=clock - (state.started_at if state.started_at is not None else clock),
+    )
+    verdicts, evidence = evaluate(
+        list(gate.metrics), build_sources(gate, list(gate.metrics), now), window, state.evidence
+    )
+    state = replace(state, evidence=evidence, last_evaluated_at=clock)
+    return decide(state, verdicts, gate.policy, at), verdicts
+
+
+def _run_locked(gate: GateParams, check_mode, store, state, traffic, now, evaluation_id, at) -> dict:
     reasons_extra = []
     try:
         live = traffic.share() if traffic else float(state.weight)
@@ -189,46 +276,22 @@ def _run_locked(params, check_mode, store, state, policy, metrics, sources, traf
         )
 
     verdicts = []
-    action = params["action"]
-    if action == "status":
-        decision = Decision(
-            NOOP, state, state.weight, state.weight, (f"rollout {state.rollout} is {state.status} at {state.weight}%",)
-        )
-    elif action == "rollback":
-        if state.status == ROLLED_BACK and live == 0:
-            decision = Decision(NOOP, state, 0, 0, ("already rolled back",))
-        else:
-            why = ["manual rollback requested"]
-            new = replace(
-                state,
-                status=ROLLED_BACK,
-                weight=0,
-                transitions=(
-                    *state.transitions,
-                    {
-                        "at": at,
-                        "decision": ROLLBACK,
-                        "from_step": state.step_index,
-                        "to_step": state.step_index,
-                        "weight": 0,
-                        "reasons": why,
-                    },
-                ),
-            )
-            decision = Decision(ROLLBACK, new, state.weight, 0, tuple(why))
+    if gate.action == "status":
+        decision = status(state)
+    elif gate.action == "rollback":
+        decision = manual_rollback(state, live, at)
     else:
-        needs_judging = state.status == PROGRESSING and state.step_index >= 0
-        if needs_judging:
-            verdicts = [v.as_dict() for v in evaluate(metrics, sources, state.step_index, state.weight / 100.0)]
-        decision = decide(state, verdicts, policy, at, reset=params["reset"])
+        decision, verdicts = _judge(gate, state, now, at)
+    verdicts = [v.as_dict() for v in verdicts]
 
     target = decision.weight_after
     applied = None
     must_apply = (
-        traffic is not None and params["apply"] and (target != decision.weight_before or abs(live - target) > 0.5)
+        gate.action != "status"
+        and traffic is not None
+        and gate.apply
+        and (target != decision.weight_before or abs(live - target) > 0.5)
     )
-    if action == "status":
-        must_apply = False
     if must_apply and not check_mode:
         try:
             applied = traffic.set_share(target)
@@ -259,7 +322,7 @@ def _run_locked(params, check_mode, store, state, policy, metrics, sources, traf
     else:
         weight_after = float(target)  # no load balancer, or check mode: the weight decided
     result = {
-        "changed": decision.decision not in (NOOP, "hold") or must_apply,
+        "changed": decision.decision not in (NOOP, HOLD) or must_apply,
         "decision": decision.decision,
         "status": decision.state.status,
         "weight_before": live,
@@ -271,7 +334,7 @@ def _run_locked(params, check_mode, store, state, policy, metrics, sources, traf
     }
     if applied:
         result["traffic"] = applied
-    if not check_mode and action != "status":
+    if not check_mode and gate.action != "status":
         store.save(decision.state)
         store.append_decision(
             {

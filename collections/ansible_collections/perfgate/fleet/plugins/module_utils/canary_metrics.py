@@ -7,10 +7,15 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_judge import KINDS, Thresholds
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_judge import KINDS, SEQUENTIAL_KINDS, Thresholds
 
 SOURCES = ("prometheus", "cloudwatch", "file")
 GROUP_PLACEHOLDER = re.compile(r"\{\{\s*group\s*\}\}|\$\{group\}")
+# Filled with the seconds since the previous evaluation ("37s"), so consecutive windows abut:
+# the judge accumulates them, and overlapping windows would count requests twice.
+SINCE_PLACEHOLDER = "${since}"
+# Readings a memory metric needs before its slope is judged, unless min_samples says otherwise.
+MEMORY_MIN_READINGS = 5
 THRESHOLD_KEYS = (
     "min_samples",
     "confidence",
@@ -49,6 +54,23 @@ class MetricSpec:
         return Thresholds(**values)
 
 
+def fill_since(query, seconds: int):
+    """Put the window length where the query says ${since}."""
+    if isinstance(query, str):
+        return query.replace(SINCE_PLACEHOLDER, f"{seconds}s")
+    if isinstance(query, dict):
+        return {k: fill_since(v, seconds) for k, v in query.items()}
+    return query
+
+
+def _strings(query):
+    if isinstance(query, str):
+        yield query
+    elif isinstance(query, dict):
+        for value in query.values():
+            yield from _strings(value)
+
+
 def fill_group(query, group: str):
     """Put the group's name where the query says {{ group }} or ${group}."""
     if isinstance(query, str):
@@ -61,6 +83,7 @@ def fill_group(query, group: str):
 def parse_metric(raw: dict, groups: dict[str, str]) -> MetricSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"each metric must be a mapping, got {raw!r}")
+    raw = {key: value for key, value in raw.items() if value is not None}  # the module's unset sub-options
     name = raw.get("name")
     if not name or not isinstance(name, str):
         raise ConfigError(f"a metric has no name: {raw!r}")
@@ -90,6 +113,16 @@ def parse_metric(raw: dict, groups: dict[str, str]) -> MetricSpec:
         for group, query in queries.items():
             if not (isinstance(query, dict) and {"errors", "requests"} <= set(query)):
                 raise ConfigError(f"{where}: a ratio's {group} query must have 'errors' and 'requests'")
+    if kind in SEQUENTIAL_KINDS and source == "prometheus":
+        for group, query in queries.items():
+            if not all(SINCE_PLACEHOLDER in text for text in _strings(query)):
+                raise ConfigError(
+                    f"{where}: the {group} query must cover the time since the previous evaluation: use "
+                    f"{SINCE_PLACEHOLDER} as its range, e.g. increase(...[{SINCE_PLACEHOLDER}]); a fixed range "
+                    "would count requests twice when evaluations are closer together than the range"
+                )
+    if kind in SEQUENTIAL_KINDS and source == "cloudwatch":
+        queries = {g: _look_back_since(q) for g, q in queries.items()}
     if kind == "burn_rate" and source != "file":
         query = queries["canary"]
         if not (isinstance(query, dict) and all(isinstance(query.get(w), dict) for w in ("long", "short"))):
@@ -101,10 +134,24 @@ def parse_metric(raw: dict, groups: dict[str, str]) -> MetricSpec:
             settings[key] = _checked(where, key, raw[key])
     if kind == "gauge" and "minimum" not in settings and "maximum" not in settings:
         raise ConfigError(f"{where}: a gauge needs minimum and/or maximum")
+    if kind == "memory":
+        if not settings.get("margin"):
+            raise ConfigError(f"{where}: a memory metric needs margin, the growth in bytes per minute it may add")
+        settings.setdefault("min_samples", MEMORY_MIN_READINGS)
     extra = set(raw) - {"name", "source", "kind", "query", "canary", "baseline", "critical", *THRESHOLD_KEYS}
     if extra:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(sorted(extra))}")
     return MetricSpec(name, source, kind, queries, bool(raw.get("critical", False)), settings)
+
+
+def _look_back_since(query):
+    """CloudWatch queries (mappings with a namespace) look back to the previous evaluation
+    unless they name their own minutes."""
+    if isinstance(query, dict) and "namespace" in query:
+        return query if "minutes" in query else {**query, "minutes": SINCE_PLACEHOLDER}
+    if isinstance(query, dict):
+        return {k: _look_back_since(v) for k, v in query.items()}
+    return query
 
 
 def _has_placeholder(query) -> bool:

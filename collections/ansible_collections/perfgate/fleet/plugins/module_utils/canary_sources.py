@@ -1,6 +1,7 @@
 """Where the gate's numbers come from. Each source answers three questions for a query:
-samples (a WeightedSample), count (one number) and value (one number). Anything short of a usable
-answer is NoData or SourceError, never an exception of another kind and never a made-up number."""
+samples (a Histogram of this window's requests), count (one number) and value (one number).
+Anything short of a usable answer is NoData or SourceError (InputError for numbers that are not
+valid), never an exception of another kind and never a made-up number."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import WeightedSample
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import Histogram, InputError
 
 
 class NoData(Exception):
@@ -32,7 +33,7 @@ class Source:
     """samples/count/value take the query (already filled for the group) and the group name;
     query-language sources ignore the group, the file source looks it up."""
 
-    def samples(self, query, group: str) -> WeightedSample:
+    def samples(self, query, group: str) -> Histogram:
         raise NotImplementedError
 
     def count(self, query, group: str) -> float:
@@ -51,11 +52,17 @@ class Source:
         """(errors, requests) of one burn-rate window ('long' or 'short')."""
         return self.counts(query[window], group)
 
+    def preflight(self, query) -> None:
+        """Before any traffic moves: raise SourceError or NoData unless the query answers."""
+
 
 class PrometheusSource(Source):
     """Prometheus HTTP API, instant queries (/api/v1/query)."""
 
     def __init__(self, url: str, timeout: float = 10.0, max_sample_age: float = 120.0, now=time.time):
+        parsed = urllib.parse.urlparse(url or "")
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise SourceError(f"prometheus_url {url!r} is not an http:// or https:// URL")
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.max_sample_age = max_sample_age
@@ -96,7 +103,7 @@ class PrometheusSource(Source):
         points = series.get("values") or [series.get("value")]
         return [float(point[1]) for point in points if point]
 
-    def samples(self, query, group: str) -> WeightedSample:
+    def samples(self, query, group: str) -> Histogram:
         result = self._query(query)
         if all("le" in s.get("metric", {}) for s in result):
             buckets: dict[float, float] = {}
@@ -107,8 +114,14 @@ class PrometheusSource(Source):
             counts = [buckets[b] for b in bounds]
             if not all(math.isfinite(c) for c in counts):
                 raise NoData(f"histogram {query!r} has non-finite bucket counts")
-            return WeightedSample.from_histogram(bounds, counts)
-        return WeightedSample.from_samples([v for s in result for v in self._values(s)])
+            # increase() extrapolates each bucket series on its own, so neighbours can dip by a
+            # fraction of a request; more than that is not a cumulative histogram.
+            return Histogram.from_cumulative(bounds, counts, tolerance=max(1.0, 0.001 * max(counts)))
+        return Histogram.from_samples([v for s in result for v in self._values(s)])
+
+    def preflight(self, query) -> None:
+        for text in _leaves(query, lambda q: isinstance(q, str)):
+            self._query(text)
 
     def count(self, query, group: str) -> float:
         return _finite(sum(v for s in self._query(query) for v in self._values(s)), f"result of {query!r}")
@@ -160,16 +173,17 @@ class FileSource(Source):
             raise NoData(f"{self.origin}: {group} {query!r} is empty")
         return entry
 
-    def samples(self, query, group: str) -> WeightedSample:
+    def samples(self, query, group: str) -> Histogram:
         entry = self._entry(query, group)
+        where = f"{self.origin}: {group} {query!r}"
         try:
             if isinstance(entry, dict) and isinstance(entry.get("buckets"), dict):
-                bounds = [float(b) for b in entry["buckets"]]
-                return WeightedSample.from_histogram(bounds, [float(c) for c in entry["buckets"].values()])
+                bounds = [_bound(b, where) for b in entry["buckets"]]
+                return Histogram.from_cumulative(bounds, list(entry["buckets"].values()))
             if isinstance(entry, list):
-                return WeightedSample.from_samples(entry)
-        except (TypeError, ValueError):
-            raise SourceError(f"{self.origin}: {group} {query!r} holds values that are not numbers") from None
+                return Histogram.from_samples(entry)
+        except InputError as error:
+            raise InputError(f"{where}: {error}") from None
         raise SourceError(f"{self.origin}: {group} {query!r} must be a list of samples or {{'buckets': {{...}}}}")
 
     def counts(self, query, group: str) -> tuple[float, float]:
@@ -187,10 +201,11 @@ class FileSource(Source):
     def _pair(self, entry, what: str) -> tuple[float, float]:
         if not isinstance(entry, dict) or not {"errors", "requests"} <= set(entry):
             raise SourceError(f"{self.origin}: {what} must have 'errors' and 'requests'")
-        try:
-            return float(entry["errors"]), float(entry["requests"])
-        except (TypeError, ValueError):
-            raise SourceError(f"{self.origin}: {what} counts are not numbers") from None
+        for key in ("errors", "requests"):
+            value = entry[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise InputError(f"{self.origin}: {what} {key} must be a number, got {value!r}")
+        return float(entry["errors"]), float(entry["requests"])
 
     def value(self, query, group: str) -> float:
         entry = self._entry(query, group)
@@ -199,6 +214,22 @@ class FileSource(Source):
         if not isinstance(entry, (int, float)) or isinstance(entry, bool):
             raise SourceError(f"{self.origin}: {group} {query!r} is not a number")
         return _finite(float(entry), f"{group} {query!r}")
+
+
+def _leaves(query, is_leaf):
+    """The single queries inside a ratio's or burn rate's mapping."""
+    if is_leaf(query):
+        yield query
+    elif isinstance(query, dict):
+        for value in query.values():
+            yield from _leaves(value, is_leaf)
+
+
+def _bound(text: str, where: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise InputError(f"{where}: bucket bound {text!r} is not a number") from None
 
 
 def load_json_document(path: str) -> dict:
@@ -231,7 +262,7 @@ class CloudWatchSource(Source):
         if not isinstance(query, dict) or not {"namespace", "metric", "stat"} <= set(query):
             raise SourceError(f"a CloudWatch query needs namespace, metric and stat: {query!r}")
         end = self.now()
-        start = end - 60 * float(query.get("minutes", 10))
+        start = end - _look_back_seconds(query.get("minutes", 10))
         dimensions = [{"Name": k, "Value": str(v)} for k, v in (query.get("dimensions") or {}).items()]
         try:
             answer = self.client.get_metric_data(
@@ -260,11 +291,24 @@ class CloudWatchSource(Source):
             raise NoData(f"CloudWatch has no data for {query['namespace']}/{query['metric']}")
         return values
 
-    def samples(self, query, group: str) -> WeightedSample:
-        return WeightedSample.from_samples(self._series(query))
+    def samples(self, query, group: str) -> Histogram:
+        return Histogram.from_samples(self._series(query))
+
+    def preflight(self, query) -> None:
+        for leaf in _leaves(query, lambda q: isinstance(q, dict) and "namespace" in q):
+            self._series(leaf)
 
     def count(self, query, group: str) -> float:
         return sum(self._series(query))
 
     def value(self, query, group: str) -> float:
         return self._series(query)[0]  # GetMetricData returns the newest period first
+
+
+def _look_back_seconds(minutes) -> float:
+    """A CloudWatch query's look-back: minutes as a number, or "<n>s" as ${since} fills it."""
+    if isinstance(minutes, str) and minutes.endswith("s") and minutes[:-1].isdigit():
+        return float(minutes[:-1])
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
+        raise SourceError(f"a CloudWatch query's minutes must be a positive number, got {minutes!r}")
+    return 60.0 * float(minutes)

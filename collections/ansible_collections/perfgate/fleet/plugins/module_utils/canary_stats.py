@@ -1,250 +1,325 @@
-"""Statistics for the canary judge, on weighted samples so raw samples and histogram buckets share
-one implementation. Pure functions; numpy and the standard library only.
+"""Statistics for the canary judge. Pure functions on numbers; numpy and the standard library only.
 
-A WeightedSample holds sorted distinct values and how often each occurs: raw latency samples
-become (value, 1) pairs merged on ties, a Prometheus histogram becomes one representative value
-per bucket weighted by the bucket's count.
+Everything the judge compares is a `Histogram`: Prometheus histograms arrive as one, and raw
+samples are binned onto a fine geometric grid (2 % wide buckets), so both kinds of input share
+one implementation and one accumulated state. Requests slower than the last finite bound
+(Prometheus' +Inf bucket, or an infinite raw sample: a timeout) are kept as `overflow`: slower
+than every finite value, never dropped.
+
+The sequential tests produce e-values: non-negative numbers whose expectation is at most 1 when
+the canary is acceptable, at every evaluation. By Ville's inequality the chance that an e-value
+ever reaches 1/alpha, however often it is looked at, is at most alpha. See `canary_judge` for how
+the judge uses them.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
-from functools import cached_property
 from statistics import NormalDist
 
 import numpy as np
 
 _NORMAL = NormalDist()
 
+# Raw samples go into buckets (r^(k-1), r^k]. 2 % wide buckets move a threshold by at most 2 %,
+# a fifth of the smallest allowed increase anyone sets, while 1 ms to 10 s takes 466 buckets.
+RAW_GRID_RATIO = 1.02
+_LOG_RATIO = math.log(RAW_GRID_RATIO)
+
+
+class InputError(ValueError):
+    """Numbers that cannot be judged; the message names the offending value."""
+
+
+def _as_number(value, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InputError(f"{what} must be a number, got {value!r}")
+    return float(value)
+
 
 @dataclass(frozen=True)
-class WeightedSample:
-    values: np.ndarray  # sorted, distinct, finite
-    weights: np.ndarray  # same length, > 0
-    dropped: int = 0  # non-finite inputs left out
+class Histogram:
+    """Counts in buckets (edges[i], edges[i+1]], plus `overflow` above the last edge."""
 
-    @cached_property
+    edges: np.ndarray  # strictly increasing, len(counts) + 1
+    counts: np.ndarray  # >= 0 per bucket
+    overflow: float = 0.0
+
+    @property
     def n(self) -> float:
-        return float(self.weights.sum())
+        return float(self.counts.sum()) + self.overflow
 
     @classmethod
-    def from_samples(cls, samples) -> WeightedSample:
-        raw = np.asarray(samples, dtype=float).ravel()
-        finite = raw[np.isfinite(raw)]
-        values, counts = np.unique(finite, return_counts=True)
-        return cls(values, counts.astype(float), dropped=int(raw.size - finite.size))
+    def empty(cls) -> Histogram:
+        return cls(np.zeros(1), np.zeros(0), 0.0)
 
     @classmethod
-    def from_histogram(cls, upper_bounds, cumulative_counts) -> WeightedSample:
-        """Prometheus-style cumulative buckets (le). Each bucket is represented by its midpoint;
-        the +Inf bucket by the last finite bound, the least its samples can be."""
-        bounds = np.asarray(upper_bounds, dtype=float)
-        cumulative = np.asarray(cumulative_counts, dtype=float)
-        order = np.argsort(bounds)
-        bounds, cumulative = bounds[order], cumulative[order]
-        if not np.all(np.isfinite(cumulative)):
-            return cls(np.empty(0), np.empty(0), dropped=int(cumulative.size))
-        counts = np.diff(np.concatenate(([0.0], cumulative)))
-        counts = np.clip(counts, 0.0, None)  # counter resets can make buckets dip
-        finite = np.isfinite(bounds)
-        lower = np.concatenate(([0.0], bounds[:-1]))
-        last_finite = bounds[finite].max() if finite.any() else 0.0
-        values = np.where(finite, (lower + np.where(finite, bounds, 0.0)) / 2.0, last_finite)
-        keep = counts > 0
-        merged_values, inverse = np.unique(values[keep], return_inverse=True)
-        merged_weights = np.bincount(inverse, weights=counts[keep]) if keep.any() else np.empty(0)
-        return cls(merged_values, merged_weights)
+    def from_samples(cls, samples) -> Histogram:
+        """Raw latencies. Infinity is a timeout (overflow); negative, NaN and non-numbers are refused."""
+        if not isinstance(samples, (list, tuple, np.ndarray)):
+            raise InputError(f"samples must be a list of numbers, got {type(samples).__name__}")
+        if isinstance(samples, np.ndarray):
+            if samples.dtype.kind not in "fiu" or samples.ndim != 1:
+                raise InputError("samples must be a flat array of numbers")
+            values = samples.astype(float)
+        else:
+            for value in samples:
+                if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                    raise InputError(f"samples must be numbers, got {value!r}")
+            values = np.asarray(samples, dtype=float)
+        if values.size and np.isnan(values).any():
+            raise InputError("samples hold NaN, which is not a latency")
+        if values.size and (values < 0).any():
+            raise InputError(f"samples hold a negative latency, {float(values[values < 0][0])!r}")
+        infinite = np.isinf(values)
+        finite = values[~infinite]
+        overflow = float(infinite.sum())
+        if finite.size == 0:
+            return cls(np.zeros(1), np.zeros(0), overflow)
+        positive = finite[finite > 0]
+        zeros = float(finite.size - positive.size)
+        if positive.size:
+            index = np.ceil(np.log(positive) / _LOG_RATIO - 1e-9).astype(np.int64)
+            low, high = int(index.min()), int(index.max())
+            counts = np.bincount(index - low, minlength=high - low + 1).astype(float)
+            edges = RAW_GRID_RATIO ** np.arange(low - 1, high + 1, dtype=float)
+            if zeros:  # exact zeros (a clock's resolution) go below the fastest positive bucket
+                edges, counts = np.concatenate(([0.0], edges)), np.concatenate(([zeros], counts))
+        else:
+            edges, counts = np.array([0.0, 1e-12]), np.array([zeros])
+        return cls(edges, counts, overflow)
 
-    def compressed(self, max_points: int) -> WeightedSample:
-        """At most max_points values: evenly spaced weighted quantiles, equal weights, same total."""
-        if len(self.values) <= max_points:
-            return self
-        cumulative = np.cumsum(self.weights)
-        targets = (np.arange(max_points) + 0.5) / max_points * cumulative[-1]
-        picked = self.values[np.searchsorted(cumulative, targets, side="left").clip(0, len(self.values) - 1)]
-        values, counts = np.unique(picked, return_counts=True)
-        return WeightedSample(values, counts * (cumulative[-1] / max_points), self.dropped)
+    @classmethod
+    def from_cumulative(cls, bounds, cumulative, tolerance: float = 0.0) -> Histogram:
+        """Prometheus-style cumulative buckets (`le`), +Inf included or not. Bounds must increase
+        and counts must not decrease; `tolerance` allows dips up to that many requests, as
+        PromQL's increase() produces when it extrapolates each bucket series on its own (they
+        are levelled, as histogram_quantile does)."""
+        bounds = [_as_number(b, "a bucket bound") for b in bounds]
+        cumulative = [_as_number(c, "a bucket count") for c in cumulative]
+        if len(bounds) != len(cumulative) or not bounds:
+            raise InputError("a histogram needs one count per bucket bound")
+        if any(math.isnan(v) for v in bounds + cumulative):
+            raise InputError("a histogram holds NaN")
+        if any(b2 <= b1 for b1, b2 in itertools.pairwise(bounds)):
+            raise InputError(f"bucket bounds must increase, got {bounds}")
+        if bounds[0] < 0:
+            raise InputError(f"a latency bucket bound cannot be negative, got {bounds[0]!r}")
+        if any(math.isinf(c) for c in cumulative) or min(cumulative) < 0:
+            raise InputError(f"bucket counts must be finite and not negative, got {cumulative}")
+        levelled = []
+        for bound, count in zip(bounds, cumulative, strict=True):
+            if levelled and count < levelled[-1]:
+                if levelled[-1] - count > tolerance:
+                    raise InputError(
+                        f"bucket counts must be cumulative (le): {count:g} at le={bound:g} is below "
+                        f"{levelled[-1]:g} at the bound before; per-bucket counts are not cumulative"
+                    )
+                count = levelled[-1]
+            levelled.append(count)
+        if math.isinf(bounds[-1]):
+            finite_bounds, total = bounds[:-1], levelled[-1]
+            levelled = levelled[:-1]
+        else:
+            finite_bounds, total = bounds, levelled[-1]
+        if not finite_bounds:
+            return cls(np.zeros(1), np.zeros(0), total)
+        lowest = 0.0 if finite_bounds[0] > 0 else -1e-12
+        edges = np.array([lowest, *finite_bounds], dtype=float)
+        counts = np.diff(np.array([0.0, *levelled], dtype=float))
+        return cls(edges, counts, float(total - levelled[-1]))
 
-    def scaled(self, factor: float, offset: float = 0.0) -> WeightedSample:
-        """Every value times factor, plus offset (the worst a tolerated canary may be)."""
-        return WeightedSample(self.values * factor + offset, self.weights, self.dropped)
+    def as_dict(self) -> dict:
+        return {"edges": self.edges.tolist(), "counts": self.counts.tolist(), "overflow": self.overflow}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Histogram:
+        edges, counts = np.asarray(data["edges"], dtype=float), np.asarray(data["counts"], dtype=float)
+        if edges.size != counts.size + 1 or np.any(np.diff(edges) <= 0) or np.any(counts < 0):
+            raise InputError("stored histogram is inconsistent")
+        return cls(edges, counts, float(data.get("overflow", 0.0)))
+
+    def cdf(self, points) -> np.ndarray:
+        """Requests at or below each point, linearly interpolated inside a bucket (as PromQL's
+        histogram_quantile does). Overflow is above every finite point."""
+        points = np.asarray(points, dtype=float)
+        cumulative = np.concatenate(([0.0], np.cumsum(self.counts)))
+        inside = np.interp(points, self.edges, cumulative, left=0.0, right=cumulative[-1])
+        return np.where(np.isposinf(points), cumulative[-1] + self.overflow, inside)
 
     def quantile(self, q: float) -> float:
-        """The smallest value with at least q of the weight at or below it."""
-        if self.n == 0:
+        """Interpolated q-quantile; +inf when it falls among the timeouts, nan when empty."""
+        total = self.n
+        if total <= 0:
             return math.nan
-        cumulative = self._cumulative[1:]
-        index = int(np.searchsorted(cumulative, q * cumulative[-1], side="left"))
-        return float(self.values[min(index, len(self.values) - 1)])
+        target = q * total
+        cumulative = np.concatenate(([0.0], np.cumsum(self.counts)))
+        if target > cumulative[-1]:
+            return math.inf
+        return float(np.interp(target, cumulative, self.edges))
 
-    @cached_property
-    def _cumulative(self) -> np.ndarray:
-        """Running total of the weights with a leading 0; computed once, used by every lookup."""
-        return np.concatenate(([0.0], np.cumsum(self.weights)))
+    def plus(self, other: Histogram) -> Histogram:
+        """The two histograms' counts added on the union of their edges. Exact when no edge of
+        one falls inside a non-empty bucket of the other (shared Prometheus grids, the raw grid)."""
+        if self.counts.size == 0:
+            return Histogram(other.edges, other.counts, other.overflow + self.overflow)
+        if other.counts.size == 0:
+            return Histogram(self.edges, self.counts, self.overflow + other.overflow)
+        if self.edges.size == other.edges.size and np.array_equal(self.edges, other.edges):
+            return Histogram(self.edges, self.counts + other.counts, self.overflow + other.overflow)
+        edges = np.union1d(self.edges, other.edges)
+        counts = np.diff(self.cdf(edges)) + np.diff(other.cdf(edges))
+        return Histogram(edges, counts, self.overflow + other.overflow)
 
-    def weight_below(self, points: np.ndarray, inclusive: bool) -> np.ndarray:
-        """For each point, the total weight of values < point (or <= point)."""
-        return self._cumulative[np.searchsorted(self.values, points, side="right" if inclusive else "left")]
 
-
-def pooled_quantile(a: WeightedSample, b: WeightedSample, q: float) -> float:
-    """The q-quantile of a and b taken together, without building the merged sample."""
-    total = a.n + b.n
-    if total == 0:
+def nearest_edge(edges: np.ndarray, value: float) -> float:
+    """The positive edge closest to value on a log scale (thresholds sit on edges, where the
+    canary's counts are exact)."""
+    positive = edges[edges > 0]
+    if positive.size == 0 or not math.isfinite(value):
         return math.nan
-    low = float(min(a.values[0] if a.n else math.inf, b.values[0] if b.n else math.inf))
-    high = float(max(a.values[-1] if a.n else -math.inf, b.values[-1] if b.n else -math.inf))
-    target = q * total
-    for _ in range(100):
-        if high - low <= 1e-12 * max(abs(high), 1.0):
-            break
-        middle = (low + high) / 2.0
-        at_or_below = float(a.weight_below([middle], inclusive=True)[0] + b.weight_below([middle], inclusive=True)[0])
-        if at_or_below >= target:
-            high = middle
-        else:
-            low = middle
-    return high
+    if value <= 0:
+        return float(positive[0])
+    return float(positive[np.argmin(np.abs(np.log(positive) - math.log(value)))])
+
+
+# --- Sequential tests -------------------------------------------------------------------------
+
+# The mixture's precision, in requests (effective sample size). It sets where the boundary is
+# tightest: about 25 x (2 log(1/alpha) + log(1 + 2 log(1/alpha))) = 300-400 requests at alpha 0.02,
+# the first two windows of a 10 % canary on a busy service.
+MIXTURE_PRECISION = 25.0
+
+
+def log_normal_mixture_evalue(z: float, n_eff: float, precision: float = MIXTURE_PRECISION) -> float:
+    """Log of the one-sided normal-mixture e-value for a standardized difference z observed at
+    effective sample size n_eff (Robbins' mixture with a half-normal prior on the standardized
+    effect, precision `precision` in samples; Howard, Ramdas et al. 2021). Under "no excess" the
+    score z*sqrt(n_eff) behaves like Brownian motion in n_eff, so this is a test supermartingale."""
+    if n_eff <= 0 or not math.isfinite(z):
+        return 0.0
+    total = n_eff + precision
+    scaled = z * math.sqrt(n_eff / total)
+    return math.log(2.0) + 0.5 * math.log(precision / total) + scaled * scaled / 2.0 + _log_normal_cdf(scaled)
+
+
+def _log_normal_cdf(x: float) -> float:
+    if x > -30:
+        return math.log(max(_NORMAL.cdf(x), 1e-300))
+    return -x * x / 2.0 - math.log(-x) - 0.5 * math.log(2 * math.pi)  # Mills ratio tail
 
 
 @dataclass(frozen=True)
-class RankTest:
-    u: float  # Mann-Whitney U of the canary
+class Exceedance:
+    threshold: float  # canary-side threshold (the baseline is compared at the scaled point)
+    canary_share: float  # canary requests above the threshold
+    baseline_share: float  # baseline requests above the scaled point
     z: float
-    p_greater: float  # P-value for "canary tends to be larger"
-    p_less: float  # P-value for "canary tends to be smaller"
+    log_evalue: float
 
 
-def mann_whitney(canary: WeightedSample, baseline: WeightedSample) -> RankTest:
-    """Mann-Whitney U with tie correction and continuity correction, normal approximation."""
+def exceedance_test(canary: Histogram, baseline: Histogram, threshold: float, limit: float, margin: float):
+    """Is a larger share of the canary slower than `threshold` than of the baseline slower than
+    (threshold - margin) / limit? Under "canary no slower than baseline x limit + margin" it is
+    not, at every threshold; the pooled two-proportion z with one pseudo-request on each side
+    (no zero variances) feeds the normal-mixture e-value."""
     n_c, n_b = canary.n, baseline.n
-    below = baseline.weight_below(canary.values, inclusive=False)
-    at_or_below = baseline.weight_below(canary.values, inclusive=True)
-    u = float(np.dot(canary.weights, below + 0.5 * (at_or_below - below)))
-    # Tie correction: sum of t^3 - t over the multiplicity t of every distinct pooled value. Each
-    # sample's own multiplicities are its weights; values present in both samples merge.
-    shared_in_baseline = np.searchsorted(baseline.values, canary.values).clip(0, max(len(baseline.values) - 1, 0))
-    shared = baseline.values[shared_in_baseline] == canary.values if len(baseline.values) else np.zeros(0, dtype=bool)
-    w_c, w_b = canary.weights[shared], baseline.weights[shared_in_baseline[shared]]
-    tie_sum = float(
-        np.sum(canary.weights**3 - canary.weights) + np.sum(baseline.weights**3 - baseline.weights)
-    ) + float(np.sum((w_c + w_b) ** 3 - (w_c + w_b) - (w_c**3 - w_c) - (w_b**3 - w_b)))
-    total = n_c + n_b
-    tie_term = tie_sum / (total * (total - 1)) if total > 1 else 0.0
-    variance = n_c * n_b / 12.0 * ((total + 1) - tie_term)
-    mean = n_c * n_b / 2.0
-    if variance <= 0:
-        return RankTest(u, 0.0, 1.0, 1.0)
-    sd = math.sqrt(variance)
-    z_greater = (u - mean - 0.5) / sd
-    z_less = (u - mean + 0.5) / sd
-    return RankTest(u, (u - mean) / sd, 1.0 - _NORMAL.cdf(z_greater), _NORMAL.cdf(z_less))
+    over_c = n_c - float(canary.cdf([threshold])[0])
+    point = (threshold - margin) / limit
+    over_b = n_b - float(baseline.cdf([point])[0]) if point > 0 else n_b
+    share_c, share_b = over_c / n_c, over_b / n_b
+    pooled = (over_c + over_b + 1.0) / (n_c + n_b + 2.0)
+    variance = pooled * (1.0 - pooled) * (1.0 / n_c + 1.0 / n_b)
+    z = (share_c - share_b) / math.sqrt(variance)
+    n_eff = n_c * n_b / (n_c + n_b)
+    return Exceedance(threshold, share_c, share_b, z, log_normal_mixture_evalue(z, n_eff))
 
 
-def _pairs_at_most(canary: WeightedSample, baseline: WeightedSample, shift: float) -> float:
-    """Weight of pairs (c, b) with c - b <= shift."""
-    return float(np.dot(canary.weights, baseline.n - baseline.weight_below(canary.values - shift, inclusive=False)))
+def log_mean_exp(values) -> float:
+    """log of the mean of exp(values): the average of e-values is an e-value."""
+    values = list(values)
+    if not values:
+        return 0.0
+    top = max(values)
+    return top + math.log(sum(math.exp(v - top) for v in values) / len(values))
 
 
-def _shift_at_rank(canary: WeightedSample, baseline: WeightedSample, rank: float) -> float:
-    """The smallest shift d with at least `rank` pairs having c - b <= d (an order statistic of
-    the pairwise differences), by bisection on the value: the n*m differences are never built."""
-    low = float(canary.values[0] - baseline.values[-1])
-    high = float(canary.values[-1] - baseline.values[0])
-    scale = max(abs(low), abs(high), 1e-12)
-    for _ in range(60):
-        if high - low <= 1e-7 * scale:
-            break
-        middle = (low + high) / 2.0
-        if _pairs_at_most(canary, baseline, middle) >= rank:
-            high = middle
-        else:
-            low = middle
-    return high
+# Odds ratios the error test mixes over, equally weighted: from "half as many errors again" to
+# "30 times as many". A canary's true ratio near one of them gains evidence at almost full speed.
+ODDS_RATIOS = (1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
+
+
+def error_share_log_lr(canary_errors: float, canary_requests: float, baseline_errors: float, baseline_requests: float):
+    """One window's log likelihood ratios, one per ODDS_RATIOS entry, for "the canary's errors are
+    that many times as likely" against "equally likely". Conditional on the window's total
+    errors, each error is the canary's with probability equal to the canary's share of the
+    requests when the rates are equal (errors as Poisson counts; Lindon and Malek's construction
+    for count data), so the product over windows is a test martingale whatever the traffic
+    split was in each window."""
+    total_errors = canary_errors + baseline_errors
+    requests = canary_requests + baseline_requests
+    if total_errors <= 0 or canary_requests <= 0 or baseline_requests <= 0:
+        return [0.0] * len(ODDS_RATIOS)
+    share = canary_requests / requests
+    ratios = []
+    for odds in ODDS_RATIOS:
+        tilted = odds * share / (odds * share + 1.0 - share)
+        ratios.append(
+            canary_errors * math.log(tilted / share) + baseline_errors * math.log((1.0 - tilted) / (1.0 - share))
+        )
+    return ratios
+
+
+def ceiling_log_evalue(errors: float, requests: float, ceiling: float) -> float:
+    """Log e-value for "the canary's error rate is above `ceiling`": a mixture of binomial
+    likelihood ratios over rates ceiling x ODDS_RATIOS (capped below 1). Depends on the running
+    totals only, so it needs no per-window state."""
+    if requests <= 0 or ceiling <= 0 or ceiling >= 1:
+        return 0.0
+    ratios = []
+    for odds in ODDS_RATIOS:
+        rate = min(ceiling * odds, 0.999999)
+        ratios.append(
+            errors * math.log(rate / ceiling) + (requests - errors) * math.log((1.0 - rate) / (1.0 - ceiling))
+        )
+    return log_mean_exp(ratios)
+
+
+# --- Memory growth -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class ShiftEstimate:
+class Slope:
     estimate: float
     low: float
     high: float
 
 
-# Above this many distinct values per sample, the shift is estimated on evenly spaced quantiles
-# of each sample: the error is below one quantile step (1/4096 of the distribution), far inside
-# the interval, and the cost stays O(4096 log 4096) per bisection step instead of O(n log m).
-HL_MAX_POINTS = 4096
-
-
-def hodges_lehmann(canary: WeightedSample, baseline: WeightedSample, confidence: float) -> ShiftEstimate:
-    """Hodges-Lehmann shift (median of canary - baseline differences) and its distribution-free
-    confidence interval from the Mann-Whitney critical value."""
-    canary, baseline = canary.compressed(HL_MAX_POINTS), baseline.compressed(HL_MAX_POINTS)
-    pairs = canary.n * baseline.n
-    total = canary.n + baseline.n
+def theil_sen(times, values, confidence: float) -> Slope:
+    """Theil-Sen slope (median of pairwise slopes) with Sen's distribution-free interval from
+    Kendall's tau (the same construction as scipy.stats.theilslopes)."""
+    t, y = np.asarray(times, dtype=float), np.asarray(values, dtype=float)
+    i, j = np.triu_indices(t.size, k=1)
+    dt = t[j] - t[i]
+    keep = dt != 0
+    slopes = np.sort((y[j] - y[i])[keep] / dt[keep])
+    if slopes.size == 0:
+        return Slope(math.nan, math.nan, math.nan)
+    estimate = float(np.median(slopes))
     z = _NORMAL.inv_cdf(0.5 + confidence / 2.0)
-    half_width = z * math.sqrt(canary.n * baseline.n * (total + 1) / 12.0)
-    lower_rank = max(1.0, math.floor(pairs / 2.0 - half_width))
-    upper_rank = min(pairs, math.ceil(pairs / 2.0 + half_width) + 1)
-    return ShiftEstimate(
-        estimate=_shift_at_rank(canary, baseline, pairs / 2.0),
-        low=_shift_at_rank(canary, baseline, lower_rank),
-        high=_shift_at_rank(canary, baseline, upper_rank),
-    )
+    n = t.size
+    variance = (n * (n - 1) * (2 * n + 5) - _tie_term(t) - _tie_term(y)) / 18.0
+    spread = z * math.sqrt(max(variance, 0.0))
+    pairs = slopes.size
+    low_rank = int(np.round((pairs - spread) / 2.0)) - 1
+    high_rank = int(np.round((pairs + spread) / 2.0))
+    low_rank, high_rank = max(low_rank, 0), min(high_rank, pairs - 1)
+    return Slope(estimate, float(slopes[low_rank]), float(slopes[high_rank]))
 
 
-def proportion_greater(successes_a: float, n_a: float, successes_b: float, n_b: float, margin: float = 0.0) -> float:
-    """One-sided p-value for rate_a > rate_b + margin (two-proportion z-test, unpooled when a
-    margin is given, pooled otherwise)."""
-    rate_a, rate_b = successes_a / n_a, successes_b / n_b
-    if margin == 0.0:
-        pooled = (successes_a + successes_b) / (n_a + n_b)
-        variance = pooled * (1 - pooled) * (1 / n_a + 1 / n_b)
-    else:
-        variance = rate_a * (1 - rate_a) / n_a + rate_b * (1 - rate_b) / n_b
-    if variance <= 0:
-        return 0.0 if rate_a > rate_b + margin else 1.0
-    return 1.0 - _NORMAL.cdf((rate_a - rate_b - margin) / math.sqrt(variance))
-
-
-def wilson_lower_bound(successes: float, n: float, confidence: float) -> float:
-    """Lower end of the one-sided Wilson score interval for a rate."""
-    if n <= 0:
-        return 0.0
-    z = _NORMAL.inv_cdf(confidence)
-    rate = successes / n
-    centre = rate + z * z / (2 * n)
-    spread = z * math.sqrt(rate * (1 - rate) / n + z * z / (4 * n * n))
-    return max(0.0, (centre - spread) / (1 + z * z / n))
-
-
-def _log_choose(n: float, k: float) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
-# Above this many exceedances in total, the normal approximation is accurate and much cheaper.
-_FISHER_EXACT_LIMIT = 2000
-
-
-def fisher_greater(over_a: float, n_a: float, over_b: float, n_b: float) -> float:
-    """One-sided p-value that sample a has a larger share of exceedances than sample b: Fisher's
-    exact test (hypergeometric tail), exact where counts are small, which is where the normal
-    approximation is badly anti-conservative."""
-    over_a, over_b, n_a, n_b = round(over_a), round(over_b), round(n_a), round(n_b)
-    total_over = over_a + over_b
-    if total_over == 0:
-        return 1.0
-    if total_over > _FISHER_EXACT_LIMIT:
-        return proportion_greater(over_a, n_a, over_b, n_b)
-    population = n_a + n_b
-    log_denominator = _log_choose(population, total_over)
-    terms = [
-        _log_choose(n_a, k) + _log_choose(n_b, total_over - k) - log_denominator
-        for k in range(over_a, min(total_over, n_a) + 1)
-        if total_over - k <= n_b
-    ]
-    if not terms:
-        return 0.0
-    top = max(terms)
-    return min(1.0, math.exp(top) * sum(math.exp(t - top) for t in terms))
+def _tie_term(values: np.ndarray) -> float:
+    _, counts = np.unique(values, return_counts=True)
+    counts = counts[counts > 1].astype(float)
+    return float(np.sum(counts * (counts - 1) * (2 * counts + 5)))

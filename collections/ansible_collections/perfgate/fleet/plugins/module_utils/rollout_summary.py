@@ -9,9 +9,10 @@ def _time(record: dict) -> datetime:
     return datetime.fromisoformat(record["at"].replace("Z", "+00:00"))
 
 
-def _verdict(record: dict, name: str) -> dict:
+def _verdict(record: dict, kind: str) -> dict:
+    """The record's first verdict of a kind: the report's columns show one latency and one ratio."""
     for verdict in record.get("verdicts") or []:
-        if verdict.get("name") == name:
+        if verdict.get("kind") == kind:
             return verdict
     return {}
 
@@ -24,7 +25,7 @@ def timeline(records: list[dict]) -> list[dict]:
         if "weight_after" not in record:
             continue  # an evaluation whose weight could not be applied; it is in decisions.json
         latency = _verdict(record, "latency").get("numbers", {})
-        errors = _verdict(record, "errors").get("numbers", {})
+        errors = _verdict(record, "ratio").get("numbers", {})
         rows.append(
             {
                 "t": (_time(record) - start).total_seconds(),

@@ -10,17 +10,32 @@ short_description: Judge a canary against its baseline and advance, hold or roll
 version_added: "0.1.0"
 description:
   - Runs one evaluation of a canary rollout. Each metric is fetched for the canary and the
-    baseline and judged (pass, fail, nodata or error) with the numbers behind the verdict; the
-    rollout's state machine then advances to the next step, holds, rolls back, or promotes after
-    the last step.
-  - Latency uses a one-sided Mann-Whitney U test against the baseline scaled by O(metrics[].max_increase),
-    a Hodges-Lehmann shift estimate with its confidence interval, and exact tail tests at the
-    p95/p99 quantiles, which catch sparse regressions that leave the median alone.
-  - Error ratios use a two-proportion test plus a one-sided Wilson bound against an absolute ceiling.
+    baseline over the window since the previous evaluation, added to the evidence the rollout's
+    state keeps, and judged (pass, fail, inconclusive, nodata or error) with the numbers behind
+    the verdict; the rollout's state machine then advances to the next step, holds, rolls back,
+    or promotes after the last step.
+  - Latency and error ratios are judged sequentially on everything seen since the rollout
+    started, with e-values (anytime-valid tests). A canary no worse than the allowance is rolled
+    back by a metric with probability at most 1 - O(metrics[].confidence) over the whole rollout,
+    however many evaluations it takes; a regression fails as soon as the evidence reaches that
+    bar, and such a fail rolls back at once.
+  - Latency is compared on the histogram grid. At a few thresholds (placed once, at the
+    baseline's median, p75, p90 and the metric's quantiles, scaled by 1 + max_increase) the share
+    of canary requests slower than the threshold is compared with the share of baseline requests
+    slower than the threshold divided by 1 + max_increase, interpolated inside a bucket as
+    histogram_quantile does. Raw samples are binned onto a 2 % grid. Timeouts (infinite samples,
+    the +Inf bucket) are slower than everything and counted in C(canary_timeouts).
+  - Error ratios use an exact test of the canary's share of the errors against its share of the
+    requests, accumulated over windows, plus a test against an absolute O(metrics[].ceiling).
+    C(memory) compares the growth of resident memory (Theil-Sen slope) with the baseline's.
     Gauges use absolute bounds; burn rates use the SRE workbook's multiwindow rule, scaled by the
     canary's traffic share.
-  - No data (too few samples, empty, NaN, stale, an unreachable source) is never a pass and never
-    advances; O(max_nodata) evaluations in a row without data roll back.
+  - Inconclusive (the evidence leans towards a regression but is not yet enough, or too few
+    requests so far) holds and keeps collecting; it is not no data. No data (no requests in the
+    window, an empty or stale series, an unreachable source) is never a pass and never advances;
+    O(max_nodata) evaluations in a row without data roll back.
+  - The first call is a pre-flight. It moves traffic only when every Prometheus or CloudWatch
+    metric's baseline query answers with series; otherwise it fails with the reasons.
   - The weight is applied to HAProxy (runtime API), an AWS ALB listener or rule, or a JSON file,
     then read back and verified.
   - State lives in one JSON file per rollout in O(state_dir), written atomically under an
@@ -50,23 +65,89 @@ options:
     default: evaluate
   metrics:
     description:
-      - Metrics to judge. Each has C(name), C(source) (prometheus, cloudwatch or file), C(kind)
-        (latency, ratio, gauge or burn_rate), and either C(canary) and C(baseline) queries or one
-        C(query) template containing C({{ group }}) or C(${group}) (pass C({{ group }}) through
-        C(!unsafe) so Ansible leaves it alone).
+      - Metrics to judge. Each has O(metrics[].name), O(metrics[].source), O(metrics[].kind),
+        and either C(canary) and C(baseline) queries or one O(metrics[].query) template containing
+        C({{ group }}) or C(${group}) (pass C({{ group }}) through C(!unsafe) so Ansible leaves it alone).
+      - Prometheus queries of latency and ratio metrics must use C(${group}) and C(${since}), the
+        seconds since the previous evaluation, as their range (C(increase(...[${since}]))), so that
+        consecutive windows abut and no request is counted twice.
       - A ratio's query is a mapping with C(errors) and C(requests); a burn_rate's query has
         C(long) and C(short) windows, each with C(errors) and C(requests); a gauge needs C(canary) only.
-      - Optional per metric, C(min_samples) (default 50), C(critical) (default false),
-        C(confidence) (0.98), C(max_increase) (0.10), C(quantiles) ([0.95, 0.99]), C(ceiling),
-        C(margin) (0), C(minimum), C(maximum), C(slo) (0.999), C(burn_factor) (14.4).
-        C(max_increase), C(confidence), C(ceiling), C(margin), C(minimum), C(maximum) and
-        C(burn_factor) may be lists, one value per step, to tighten as the canary grows.
-      - C(margin) is an absolute slack added to the relative one, in the metric's unit - for a
-        latency, seconds (the canary fails only when worse than baseline x (1 + max_increase) +
-        margin); for a ratio, a rate the canary may exceed the baseline's by.
+      - O(metrics[].max_increase), O(metrics[].confidence), O(metrics[].ceiling), O(metrics[].margin),
+        O(metrics[].minimum), O(metrics[].maximum) and O(metrics[].burn_factor) may be lists, one value
+        per step, to tighten as the canary grows.
     type: list
     elements: dict
     default: []
+    suboptions:
+      name:
+        description: Unique name of the metric, used in verdicts and reports.
+        type: str
+        required: true
+      source:
+        description: Where its numbers come from.
+        type: str
+        choices: [prometheus, cloudwatch, file]
+        default: prometheus
+      kind:
+        description: How it is judged.
+        type: str
+        choices: [latency, ratio, gauge, burn_rate, memory]
+        required: true
+      query:
+        description: Query template for both groups (a string, or a mapping for ratio and burn_rate).
+        type: raw
+      canary:
+        description: Query for the canary group (instead of O(metrics[].query)).
+        type: raw
+      baseline:
+        description: Query for the baseline group (instead of O(metrics[].query)).
+        type: raw
+      critical:
+        description: A failing critical metric rolls back at once whatever its kind.
+        type: bool
+        default: false
+      min_samples:
+        description:
+          - Requests per group (readings, for memory) before the metric is judged; fewer is inconclusive.
+          - Default 50 (5 readings for memory).
+        type: int
+      confidence:
+        description: 1 - the chance of rolling back a canary within the allowance, over the whole rollout. Default 0.98.
+        type: raw
+      max_increase:
+        description:
+          - Latency, memory. The relative slowdown (or growth over the baseline's) that is tolerated.
+          - Default 0.10.
+        type: raw
+      margin:
+        description:
+          - Absolute slack in the metric's unit. Latency, seconds added to the scaled baseline; ratio, a
+            rate the canary may exceed the baseline's by; memory, bytes per minute of growth beyond the
+            baseline's (required for memory).
+          - Default 0.
+        type: raw
+      quantiles:
+        description:
+          - Latency. Tail quantile levels at which extra thresholds are placed and reported.
+          - Default C([0.95, 0.99]).
+        type: list
+        elements: float
+      ceiling:
+        description: Ratio. Absolute error rate the canary must not surely exceed.
+        type: raw
+      minimum:
+        description: Gauge. Lowest acceptable value.
+        type: raw
+      maximum:
+        description: Gauge. Highest acceptable value.
+        type: raw
+      slo:
+        description: Burn rate. The availability objective whose budget is burnt. Default 0.999.
+        type: float
+      burn_factor:
+        description: Burn rate. Fail when both windows burn faster than this many times the budget. Default 14.4.
+        type: raw
   groups:
     description: Names put into query templates for the two groups.
     type: dict
@@ -89,15 +170,20 @@ options:
     description: AWS region for CloudWatch metrics and the ALB backend.
     type: str
   advance_after:
-    description: Consecutive all-pass evaluations needed to advance a step.
+    description: Consecutive all-pass evaluations needed to advance a step (inconclusive ones hold and reset it).
     type: int
     default: 1
   rollback_after:
-    description: Consecutive evaluations with a failing metric that roll back (a critical metric needs one).
+    description:
+      - Evaluations with a failing per-window metric (gauge, burn_rate, memory) since the last all-pass
+        one that roll back. A critical metric, and any failing latency or ratio metric (whose fail is
+        anytime-valid), needs one.
     type: int
     default: 2
   max_nodata:
-    description: Consecutive evaluations with missing data (and no failure) that roll back.
+    description:
+      - Consecutive evaluations with missing data (and no failure) that roll back.
+      - Inconclusive evaluations (data, but not yet enough evidence) do not count.
     type: int
     default: 3
   apply:
@@ -150,10 +236,10 @@ EXAMPLES = r"""
     steps: [10, 25, 50, 100]
     prometheus_url: http://127.0.0.1:9090
     metrics:
-      - name: p99_latency
+      - name: latency
         source: prometheus
         kind: latency
-        query: !unsafe 'sum by (le) (increase(perfgate_request_seconds_bucket{group="{{ group }}"}[1m]))'
+        query: !unsafe 'sum by (le) (increase(perfgate_request_duration_seconds_bucket{group="{{ group }}"}[${since}]))'
         max_increase: [0.15, 0.10, 0.10, 0.05]
         min_samples: 200
       - name: errors
@@ -162,8 +248,13 @@ EXAMPLES = r"""
         critical: true
         ceiling: 0.01
         query:
-          errors: !unsafe 'sum(increase(perfgate_request_errors_total{group="{{ group }}"}[1m]))'
-          requests: !unsafe 'sum(increase(perfgate_requests_total{group="{{ group }}"}[1m]))'
+          errors: !unsafe 'sum(increase(perfgate_request_errors_total{group="{{ group }}"}[${since}]))'
+          requests: !unsafe 'sum(increase(perfgate_requests_total{group="{{ group }}"}[${since}]))'
+      - name: memory
+        source: prometheus
+        kind: memory
+        margin: 1048576  # 1 MiB per minute more than the baseline grows
+        query: !unsafe 'avg(process_resident_memory_bytes{job="perfgate-agents",group="{{ group }}"})'
     traffic:
       haproxy:
         socket: /run/haproxy/admin.sock
@@ -190,10 +281,10 @@ EXAMPLES = r"""
     prometheus_url: http://127.0.0.1:9090
     groups: {canary: canary, baseline: stable}
     metrics:
-      - name: p99_latency
+      - name: latency
         source: prometheus
         kind: latency
-        query: 'sum by (le) (increase(perfgate_request_duration_seconds_bucket{group="${group}"}[1m]))'
+        query: 'sum by (le) (increase(perfgate_request_duration_seconds_bucket{group="${group}"}[${since}]))'
     traffic:
       ingress_nginx:
         namespace: perfgate
@@ -201,11 +292,11 @@ EXAMPLES = r"""
         context: prod-cluster
   delegate_to: localhost
 
-- name: Judge a candidate build against the baseline offline
+- name: Replay one window of a recorded rollout offline (the file holds only this window's requests)
   perfgate.fleet.canary_gate:
-    rollout: ci-build-1234
+    rollout: replay-1234
     state_dir: /tmp/gate
-    metrics_file: /tmp/bench-results.json
+    metrics_file: /tmp/window-0007.json
     metrics:
       - {name: latency, source: file, kind: latency, min_samples: 30}
     apply: false
@@ -236,11 +327,15 @@ step_index:
   returned: always
   type: int
 verdicts:
-  description: One entry per metric with name, kind, verdict (pass, fail, nodata, error), critical, reason and numbers.
+  description:
+    - One entry per metric with name, kind, verdict (pass, fail, inconclusive, nodata, error), critical,
+      sequential (true when a fail is anytime-valid), reason and numbers.
+    - A latency's numbers include C(canary_n), C(canary_timeouts), medians and quantiles, each
+      threshold's shares and C(e_value) against C(fail_at_e_value).
   returned: always
   type: list
   elements: dict
-  sample: [{"name": "p99_latency", "verdict": "pass", "numbers": {"canary_n": 812, "shift": 0.0002, "p_worse": 0.97}}]
+  sample: [{"name": "latency", "verdict": "pass", "numbers": {"canary_n": 812, "canary_timeouts": 0, "e_value": 0.21}}]
 reasons:
   description: Sentences a person can read, explaining the decision.
   returned: always
@@ -282,7 +377,31 @@ ARGUMENT_SPEC = {
     "state_dir": {"type": "path", "required": True},
     "steps": {"type": "list", "elements": "int", "default": [10, 25, 50, 100]},
     "action": {"type": "str", "choices": ["evaluate", "rollback", "status"], "default": "evaluate"},
-    "metrics": {"type": "list", "elements": "dict", "default": []},
+    "metrics": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        # Defaults of the thresholds live in the judge (some depend on the kind), so none are set here.
+        "options": {
+            "name": {"type": "str", "required": True},
+            "source": {"type": "str", "choices": ["prometheus", "cloudwatch", "file"], "default": "prometheus"},
+            "kind": {"type": "str", "choices": ["latency", "ratio", "gauge", "burn_rate", "memory"], "required": True},
+            "query": {"type": "raw"},
+            "canary": {"type": "raw"},
+            "baseline": {"type": "raw"},
+            "critical": {"type": "bool", "default": False},
+            "min_samples": {"type": "int"},
+            "confidence": {"type": "raw"},
+            "max_increase": {"type": "raw"},
+            "margin": {"type": "raw"},
+            "quantiles": {"type": "list", "elements": "float"},
+            "ceiling": {"type": "raw"},
+            "minimum": {"type": "raw"},
+            "maximum": {"type": "raw"},
+            "slo": {"type": "float"},
+            "burn_factor": {"type": "raw"},
+        },
+    },
     "groups": {"type": "dict", "default": {"canary": "canary", "baseline": "baseline"}},
     "prometheus_url": {"type": "str"},
     "prometheus_timeout": {"type": "float", "default": 10},
