@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from perfgate_bench import __version__, kernels
@@ -118,6 +118,9 @@ class ServiceConfig:
 class Metrics:
     def __init__(self, version: str):
         self.registry = CollectorRegistry()
+        # process_resident_memory_bytes and the other process_* series: the gate's memory kind
+        # compares their growth. A registry of our own does not get them unless asked.
+        ProcessCollector(registry=self.registry)
         self.version = version
         self.latency = Histogram(
             "perfgate_request_duration_seconds",

@@ -132,6 +132,9 @@ def test_metrics_parse_and_count_requests_by_version_and_code(start_service):
     assert build.labels == {"version": "2.0"} and build.value == 1.0
     errors = families["perfgate_request_errors"].samples
     assert [(s.labels, s.value) for s in errors if s.name.endswith("_total")] == [({"version": "2.0"}, 0.0)]
+    # The gate's memory kind reads the agent's resident memory, as /proc tells it.
+    resident = families["process_resident_memory_bytes"].samples[0].value
+    assert 10e6 < resident < 2e9
 
 
 def test_injected_errors_are_counted_as_5xx(start_service):

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+import numpy as np
+
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import Histogram, InputError
 
 
@@ -180,7 +182,7 @@ class FileSource(Source):
             if isinstance(entry, dict) and isinstance(entry.get("buckets"), dict):
                 bounds = [_bound(b, where) for b in entry["buckets"]]
                 return Histogram.from_cumulative(bounds, list(entry["buckets"].values()))
-            if isinstance(entry, list):
+            if isinstance(entry, (list, np.ndarray)):  # arrays: documents built in memory
                 return Histogram.from_samples(entry)
         except InputError as error:
             raise InputError(f"{where}: {error}") from None
