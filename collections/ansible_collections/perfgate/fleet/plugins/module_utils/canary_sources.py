@@ -13,7 +13,6 @@ import urllib.parse
 import urllib.request
 
 import numpy as np
-
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import Histogram, InputError
 
 
