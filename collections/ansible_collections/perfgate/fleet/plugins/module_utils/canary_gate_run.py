@@ -263,6 +263,31 @@ def _judge(gate: GateParams, state: RolloutState, now, at: str) -> tuple[Decisio
     return decide(state, verdicts, gate.policy, at), verdicts
 
 
+def _apply(traffic, decision: Decision, verdicts: list[dict], store, evaluation_id: str, at: str) -> dict:
+    """Set the decided weight and return what the backend read back. A failure is logged and
+    leaves the state as it was."""
+    try:
+        return traffic.set_share(decision.weight_after)
+    except TrafficError as error:
+        store.append_decision(
+            {
+                "evaluation_id": evaluation_id,
+                "at": at,
+                "rollout": decision.state.rollout,
+                "decision": decision.decision,
+                "apply_error": str(error),
+                "weight_target": decision.weight_after,
+                "verdicts": verdicts,
+            }
+        )
+        raise GateError(
+            f"canary_gate: decided {decision.decision} to {decision.weight_after}% but could not apply it: "
+            f"{error}. The rollout state was not changed",
+            decision=decision.decision,
+            verdicts=verdicts,
+        ) from None
+
+
 def _run_locked(gate: GateParams, check_mode, store, state, traffic, now, evaluation_id, at) -> dict:
     reasons_extra = []
     try:
@@ -285,34 +310,13 @@ def _run_locked(gate: GateParams, check_mode, store, state, traffic, now, evalua
     verdicts = [v.as_dict() for v in verdicts]
 
     target = decision.weight_after
-    applied = None
     must_apply = (
         gate.action != "status"
         and traffic is not None
         and gate.apply
         and (target != decision.weight_before or abs(live - target) > 0.5)
     )
-    if must_apply and not check_mode:
-        try:
-            applied = traffic.set_share(target)
-        except TrafficError as error:
-            store.append_decision(
-                {
-                    "evaluation_id": evaluation_id,
-                    "at": at,
-                    "rollout": state.rollout,
-                    "decision": decision.decision,
-                    "apply_error": str(error),
-                    "weight_target": target,
-                    "verdicts": verdicts,
-                }
-            )
-            raise GateError(
-                f"canary_gate: decided {decision.decision} to {target}% but could not apply it: {error}. "
-                "The rollout state was not changed",
-                decision=decision.decision,
-                verdicts=verdicts,
-            ) from None
+    applied = _apply(traffic, decision, verdicts, store, evaluation_id, at) if must_apply and not check_mode else None
 
     reasons = list(decision.reasons) + reasons_extra
     if applied:

@@ -221,6 +221,22 @@ requirements:
   - boto3 (for cloudwatch metrics and the aws_alb backend)
   - kubernetes (for the ingress_nginx backend)
 notes:
+  - Windows. The gate fills C(${since}) with the whole seconds since its previous evaluation (the
+    rollout's start, for the first judged one), so C(increase(x[${since}])) at time T covers
+    (T - since, T] and consecutive windows abut. No request is counted in two windows, and none
+    falls between them, up to PromQL's extrapolation of increase() to the window's ends, which
+    over- or under-counts a window by a fraction of one scrape interval's traffic and averages out
+    under steady traffic. A counter reset (an agent restart) is handled by increase() itself. While
+    Prometheus is down, its queries are errors (nodata toward O(max_nodata)); after a Prometheus
+    restart the requests of the scrapes it missed are lost, never counted twice. A fixed range such
+    as C([1m]) is refused for latency and ratio metrics, since evaluations closer together than the
+    range would count requests twice.
+  - With O(metrics[].source=file) each call's O(metrics_file) holds the requests of that window
+    only; earlier windows live in the state. A whole rollout can be replayed from a sequence of
+    files. A latency entry is a list of seconds (C(Infinity) is a timeout) or a mapping with one
+    key C(buckets) holding cumulative counts by upper bound, C(+Inf) included.
+  - The guarantee is per metric. With several metrics, a good canary's chance of being rolled back
+    by any of them is at most the sum of their 1 - confidence.
   - Check mode judges and reports the decision, and writes and changes nothing.
   - Diff mode shows the canary weight before and after.
   - C(promoted) and C(rolled_back) are terminal; later runs return C(noop) until O(reset=true).
