@@ -46,7 +46,7 @@ def main() -> None:
     window = Window(step_index=0, traffic_share=0.1)
     evidence = {}
     for _ in range(20):  # what 20 earlier windows leave behind
-        verdicts, evidence = evaluate(metrics, {"file": source}, window, evidence)
+        verdicts, evidence, _ = evaluate(metrics, {"file": source}, window, evidence)
     judged = {v.verdict for v in verdicts}
     if not judged <= {"pass", "fail", "inconclusive"}:
         raise SystemExit(f"the gate did not judge the benchmark's data: {verdicts[0].reason}")

@@ -248,3 +248,12 @@ def test_bad_input_gets_a_clear_error(tmp_path, overrides, message):
     write_metrics(tmp_path / "metrics.json")
     with pytest.raises(GateError, match=re.escape(message)):
         run(tmp_path, **overrides)
+
+
+def test_a_weight_that_cannot_be_applied_fails_and_leaves_the_state_as_it_was(tmp_path):
+    unwritable = {"file": {"path": str(tmp_path / "no-such-dir" / "weight.json")}}
+    with pytest.raises(GateError, match=r"decided advance to 10% but could not apply it: cannot write"):
+        run(tmp_path, traffic=unwritable)
+    assert not (tmp_path / "state" / "r1.json").exists()
+    logged = json.loads((tmp_path / "state" / "r1.decisions.jsonl").read_text())
+    assert logged["apply_error"].startswith("cannot write") and logged["weight_target"] == 10

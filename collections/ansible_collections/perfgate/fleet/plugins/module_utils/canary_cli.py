@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, SourceError) as error:
         print(f"canary judge: {error}", file=sys.stderr)
         return EXIT_CANNOT_RUN
-    judged, _ = evaluate(metrics, {"file": source}, Window(step_index=args.step, traffic_share=1.0))
+    judged, _, _ = evaluate(metrics, {"file": source}, Window(step_index=args.step, traffic_share=1.0))
     verdicts = [v.as_dict() for v in judged]
     outcomes = {v["verdict"] for v in verdicts}
     code = EXIT_FAIL if FAIL in outcomes else EXIT_PASS if outcomes == {PASS} else EXIT_INCONCLUSIVE

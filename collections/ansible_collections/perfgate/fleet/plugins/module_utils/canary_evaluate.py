@@ -4,7 +4,8 @@ verdict for that metric, with its evidence unchanged; the evaluation goes on."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_judge import (
     ERROR,
@@ -24,18 +25,25 @@ from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import
 
 @dataclass(frozen=True)
 class Window:
-    """Where this evaluation stands: the step, the canary's share, the seconds the window covers
-    (since the previous evaluation) and the gate's clock, for readings that are judged over time."""
+    """Where this evaluation stands: the step, the canary's share, the gate's clock now and when
+    the rollout started (for readings judged over time), and, per metric, the clock up to which
+    its requests are already in the evidence. A metric's window runs from there to now, so a
+    window that brought no data (an outage, a missed scrape) is read again, never skipped."""
 
     step_index: int
     traffic_share: float
-    seconds: int = 60
-    at: float = 0.0
+    now: float = 0.0
+    started: float = 0.0
+    judged_until: dict = field(default_factory=dict)
+
+    def seconds(self, metric: str) -> int:
+        since = self.judged_until.get(metric, self.started)
+        return max(1, math.ceil(self.now - since))
 
 
 def judge_metric(metric: MetricSpec, source: Source, window: Window, evidence: dict | None) -> Judgement:
     t = metric.thresholds(window.step_index)
-    q = {group: fill_since(query, window.seconds) for group, query in metric.queries.items()}
+    q = {group: fill_since(query, window.seconds(metric.name)) for group, query in metric.queries.items()}
     name, critical = metric.name, metric.critical
     try:
         if metric.kind == "latency":
@@ -46,7 +54,7 @@ def judge_metric(metric: MetricSpec, source: Source, window: Window, evidence: d
             return judge_ratio(name, critical, canary, baseline, evidence, t)
         if metric.kind == "memory":
             canary, baseline = source.value(q["canary"], "canary"), source.value(q["baseline"], "baseline")
-            return judge_memory(name, critical, window.at, canary, baseline, evidence, t)
+            return judge_memory(name, critical, window.now - window.started, canary, baseline, evidence, t)
         if metric.kind == "gauge":
             return judge_gauge(name, critical, source.value(q["canary"], "canary"), t)
         return judge_burn_rate(
@@ -69,17 +77,18 @@ def judge_metric(metric: MetricSpec, source: Source, window: Window, evidence: d
 
 def evaluate(
     metrics: list[MetricSpec], sources: dict[str, Source], window: Window, evidence: dict | None = None
-) -> tuple[list[MetricVerdict], dict]:
-    """The verdicts, and every metric's evidence after this window (unchanged where a metric
-    brought nothing)."""
-    evidence = dict(evidence or {})
+) -> tuple[list[MetricVerdict], dict, dict]:
+    """The verdicts, every metric's evidence after this window, and up to when each metric's
+    requests are now in the evidence (unchanged where a metric brought nothing)."""
+    evidence, judged_until = dict(evidence or {}), dict(window.judged_until)
     verdicts = []
     for metric in metrics:
         judgement = judge_metric(metric, sources[metric.source], window, evidence.get(metric.name))
         verdicts.append(judgement.verdict)
         if judgement.evidence is not None:
             evidence[metric.name] = judgement.evidence
-    return verdicts, evidence
+            judged_until[metric.name] = window.now
+    return verdicts, evidence, judged_until
 
 
 def preflight(metrics: list[MetricSpec], sources: dict[str, Source], seconds: int) -> list[str]:

@@ -5,7 +5,6 @@ policy (canary_policy); this layer only moves numbers between it and the outside
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, replace
 
@@ -249,17 +248,11 @@ def _judge(gate: GateParams, state: RolloutState, now, at: str) -> tuple[Decisio
                 rollout_status=state.status,
             )
         return start(state, gate.policy, at, clock), []
-    since = state.last_evaluated_at if state.last_evaluated_at is not None else clock - 60.0
-    window = Window(
-        step_index=state.step_index,
-        traffic_share=state.weight / 100.0,
-        seconds=max(1, math.ceil(clock - since)),
-        at=clock - (state.started_at if state.started_at is not None else clock),
-    )
-    verdicts, evidence = evaluate(
-        list(gate.metrics), build_sources(gate, list(gate.metrics), now), window, state.evidence
-    )
-    state = replace(state, evidence=evidence, last_evaluated_at=clock)
+    started = state.started_at if state.started_at is not None else clock - 60.0
+    window = Window(state.step_index, state.weight / 100.0, clock, started, state.judged_until)
+    metrics = list(gate.metrics)
+    verdicts, evidence, judged_until = evaluate(metrics, build_sources(gate, metrics, now), window, state.evidence)
+    state = replace(state, evidence=evidence, judged_until=judged_until, last_evaluated_at=clock)
     return decide(state, verdicts, gate.policy, at), verdicts
 
 

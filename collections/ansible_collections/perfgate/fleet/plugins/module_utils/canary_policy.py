@@ -55,11 +55,11 @@ class RolloutState:
     consecutive_nodata: int = 0
     evaluations: int = 0
     transitions: tuple[dict, ...] = field(default_factory=tuple)
-    # Seconds (the gate's clock) when the canary first got traffic and when it was last judged:
-    # the next window starts there.
+    # Seconds (the gate's clock) when the canary first got traffic and when it was last judged.
     started_at: float | None = None
     last_evaluated_at: float | None = None
     evidence: dict = field(default_factory=dict)  # metric name -> what its judge keeps
+    judged_until: dict = field(default_factory=dict)  # metric name -> clock its evidence reaches
 
     def as_dict(self) -> dict:
         data = asdict(self)
@@ -74,8 +74,9 @@ class RolloutState:
             raise ValueError(f"unknown fields {sorted(unknown)}")
         values = dict(data)
         values["transitions"] = tuple(values.get("transitions", ()))
-        if not isinstance(values.get("evidence", {}), dict):
-            raise ValueError("evidence is not a mapping")
+        for name in ("evidence", "judged_until"):
+            if not isinstance(values.get(name, {}), dict):
+                raise ValueError(f"{name} is not a mapping")
         state = cls(**values)
         if state.status not in (PROGRESSING, *TERMINAL):
             raise ValueError(f"unknown status {state.status!r}")

@@ -221,16 +221,17 @@ requirements:
   - boto3 (for cloudwatch metrics and the aws_alb backend)
   - kubernetes (for the ingress_nginx backend)
 notes:
-  - Windows. The gate fills C(${since}) with the whole seconds since its previous evaluation (the
-    rollout's start, for the first judged one), so C(increase(x[${since}])) at time T covers
-    (T - since, T] and consecutive windows abut. No request is counted in two windows, and none
-    falls between them, up to PromQL's extrapolation of increase() to the window's ends, which
-    over- or under-counts a window by a fraction of one scrape interval's traffic and averages out
-    under steady traffic. A counter reset (an agent restart) is handled by increase() itself. While
-    Prometheus is down, its queries are errors (nodata toward O(max_nodata)); after a Prometheus
-    restart the requests of the scrapes it missed are lost, never counted twice. A fixed range such
-    as C([1m]) is refused for latency and ratio metrics, since evaluations closer together than the
-    range would count requests twice.
+  - Windows. The gate fills C(${since}) with the whole seconds since the end of what the metric's
+    evidence already holds (the rollout's start, at first), so C(increase(x[${since}])) at time T
+    covers (T - since, T] and consecutive windows abut. No request is counted in two windows.
+    A window that brings no data (Prometheus down or restarting, a missed scrape) is not skipped:
+    the next one starts where the evidence ends and covers it, and the counters' increase over
+    the outage is seen then. increase() needs two scrapes inside a window, so keep the
+    evaluation interval at least twice the scrape interval. Its extrapolation to the window's
+    ends over- or under-counts a window by a fraction of one scrape interval's traffic, which
+    averages out under steady traffic. A counter reset (an agent restart) is handled by increase()
+    itself. A fixed range such as C([1m]) is refused for latency and ratio metrics, since
+    evaluations closer together than the range would count requests twice.
   - With O(metrics[].source=file) each call's O(metrics_file) holds the requests of that window
     only; earlier windows live in the state. A whole rollout can be replayed from a sequence of
     files. A latency entry is a list of seconds (C(Infinity) is a timeout) or a mapping with one
