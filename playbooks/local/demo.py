@@ -4,7 +4,8 @@
 1. brings the local environment up (playbooks/local/up.yml) when any host is missing;
 2. runs site.yml (harden, cpu_isolation, the stable agent, HAProxy, Prometheus, node_exporter);
 3. under steady load from wrk through each region's HAProxy, rolls out a good build, which is
-   promoted, and then a bad build (the agent's fault injection: +40% latency and 2% errors),
+   promoted, and then a bad build (the agent's fault injection: twice the gate's latency allowance
+   and 2% errors),
    which is rolled back;
 4. prints both outcomes, how long the bad build took from first receiving traffic to weight 0
    (read back from HAProxy), the load generator's failed requests, and where the reports are.
@@ -40,7 +41,10 @@ LOAD_SCRIPT = Path(__file__).resolve().parent / "files" / "load.lua"
 ENVIRONMENT = yaml.safe_load((Path(__file__).resolve().parent / "local_env.yml").read_text())
 
 STABLE, GOOD, BAD = "1.0.0", "1.1.0", "1.2.0"
-EVALUATION_INTERVAL = 5  # seconds, as the scrape interval: the bad build must be gone within 30 s
+EVALUATION_INTERVAL = 5  # seconds (agents are scraped every second): the bad build must be gone within 30 s
+# The gate's latency allowance (the canary fails when slower than baseline x (1 + max_increase)
+# + margin); the bad build is made twice as slow as that, so it fails on latency, not only errors.
+GATE_DEFAULTS = yaml.safe_load((REPO / "playbooks" / "group_vars" / "all" / "perfgate.yml").read_text())
 BUDGET_S = 15 * 60  # the whole demo, a fresh environment included, on a 2-core machine
 LOAD_DELAY_MS = 40  # 4 connections x 1000 / 40 ms = 100 requests/s per region
 
@@ -206,6 +210,18 @@ def canary_weights() -> dict[str, list[int]]:
     return weights
 
 
+def rollback_verdicts(report: dict) -> str:
+    """Per region, each metric's verdict in the evaluation that decided the rollback (a region
+    rolled back because another one did has none of its own)."""
+    parts = []
+    for part, records in (report.get("parts") or {}).items():
+        judged = [r for r in records if r.get("decision") == "rollback" and r.get("verdicts")]
+        if judged:
+            verdicts = " ".join(f"{v['name']}={v['verdict']}" for v in judged[-1]["verdicts"])
+            parts.append(f"region {part.rsplit('-', 1)[-1]} {verdicts}")
+    return "; ".join(parts) or "none recorded"
+
+
 def current_stable_version() -> str:
     """The version the first stable host's current symlink points at."""
     inventory = yaml.safe_load(INVENTORY.read_text())
@@ -275,8 +291,14 @@ def main() -> int:
     good_load = load.stop()
 
     baseline = stable_p50_ms() or 1.0
-    inject_ms = round(0.4 * baseline, 3)
-    say(f"4/5 bad build {BAD}: +{inject_ms} ms (+40% of the stable p50 {baseline:.2f} ms) and 2% errors")
+    allowance_ms = (
+        GATE_DEFAULTS["rollout_latency_max_increase"] * baseline + GATE_DEFAULTS["rollout_latency_margin"] * 1000
+    )
+    inject_ms = round(2 * allowance_ms, 3)
+    say(
+        f"4/5 bad build {BAD}: +{inject_ms} ms (twice the gate's allowance of {allowance_ms:.2f} ms over the "
+        f"stable p50 {baseline:.2f} ms) and 2% errors"
+    )
     (REPORTS / bad_id).mkdir(parents=True, exist_ok=True)
     load.start()
     bad_code, bad_report = rollout(
@@ -304,6 +326,7 @@ def main() -> int:
             f"region {r.rsplit('-', 1)[-1]} {s:.1f} s" if s is not None else f"{r}: never" for r, s in zero.items()
         )
     )
+    print(f"  bad build {BAD}: verdicts of the evaluation that rolled it back: {rollback_verdicts(bad_report)}")
     print(
         f"  canary weights now, from HAProxy: {weights}; load during the bad rollout: "
         f"{sum(r['requests'] for r in bad_load.values())} requests, "

@@ -224,7 +224,7 @@ notes:
   - Windows. The gate fills C(${since}) with the whole seconds since the end of what the metric's
     evidence already holds (the rollout's start, at first), so C(increase(x[${since}])) at time T
     covers (T - since, T] and consecutive windows abut. No request is counted in two windows.
-    A window that brings no data (Prometheus down or restarting, a missed scrape) is not skipped:
+    A window that brings no data (Prometheus down or restarting, a missed scrape) is not skipped;
     the next one starts where the evidence ends and covers it, and the counters' increase over
     the outage is seen then. increase() needs two scrapes inside a window, so keep the
     evaluation interval at least twice the scrape interval. Its extrapolation to the window's
