@@ -119,12 +119,23 @@ backend app
 
 
 class Prometheus:
-    def __init__(self, workdir: Path, scrape_target: str, interval: str = "1s"):
+    """A real Prometheus scraping one target. With `web_config` (the text of a --web.config.file:
+    TLS, basic auth) it serves HTTPS and readiness is checked with `ready_context` and `ready_auth`."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        scrape_target: str,
+        interval: str = "1s",
+        web_config: str | None = None,
+        ready_context=None,
+        ready_auth: str | None = None,
+    ):
         binary = shutil.which("prometheus")
         if not binary:
             raise RuntimeError("prometheus is not installed; run make setup")
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if web_config else 'http'}://127.0.0.1:{self.port}"
         config = workdir / "prometheus.yml"
         config.write_text(f"""global:
   scrape_interval: {interval}
@@ -134,6 +145,10 @@ scrape_configs:
     static_configs:
       - targets: ["{scrape_target}"]
 """)
+        extra = []
+        if web_config:
+            (workdir / "web.yml").write_text(web_config)
+            extra.append(f"--web.config.file={workdir / 'web.yml'}")
         self.process = subprocess.Popen(
             [
                 binary,
@@ -141,15 +156,18 @@ scrape_configs:
                 f"--storage.tsdb.path={workdir / 'tsdb'}",
                 f"--web.listen-address=127.0.0.1:{self.port}",
                 "--log.level=warn",
+                *extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_until(
-            lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=1).status == 200,
-            30,
-            "Prometheus to become ready",
-        )
+        headers = {"Authorization": ready_auth} if ready_auth else {}
+
+        def ready() -> bool:
+            request = urllib.request.Request(f"{self.url}/-/ready", headers=headers)
+            return urllib.request.urlopen(request, timeout=1, context=ready_context).status == 200
+
+        wait_until(ready, 30, "Prometheus to become ready")
 
     def stop(self) -> None:
         if self.process.poll() is None:

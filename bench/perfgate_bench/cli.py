@@ -7,7 +7,23 @@ import json
 import sys
 
 from perfgate_bench import __version__
+from perfgate_bench.atomic_write import atomic_write_json
 from perfgate_bench.runner import KERNELS, BenchError, parse_cpus, parse_size, run_kernel
+
+
+def add_results(path: str, kernel: str, seconds: list[float]) -> None:
+    """perfgate-judge's result file: {"metrics": {kernel: [seconds, ...]}}, written atomically."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        document = {"metrics": {}}
+    except (OSError, ValueError) as error:
+        raise BenchError(f"--results {path} exists but is not a results file: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("metrics"), dict):
+        raise BenchError(f"--results {path} exists but holds no 'metrics' mapping")
+    document["metrics"][kernel] = list(seconds)
+    atomic_write_json(path, document)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--cpus", default="", help="CPU list to pin to before allocating, e.g. 2-3")
     run.add_argument("--repeat", type=int, default=5)
     run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument(
+        "--results",
+        metavar="FILE",
+        help="also add each repeat's seconds, as the kernel's samples, to FILE in perfgate-judge's format "
+        "(other kernels already in FILE are kept)",
+    )
 
     serve = commands.add_parser("serve", help="serve POST /checksum, GET /healthz and GET /metrics")
     serve.add_argument("--config", help="TOML file with the settings below")
@@ -43,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             result = run_kernel(
                 args.kernel, parse_size(args.size), parse_cpus(args.cpus) if args.cpus else None, args.repeat
             )
+            if args.results:
+                add_results(args.results, result.kernel, result.seconds)
             if args.json:
                 print(json.dumps(result.as_dict(), indent=2))
             else:

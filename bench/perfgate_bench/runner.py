@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from perfgate_bench import kernels
+from perfgate_bench.cpulist import CpuListError, parse_cpulist
 
 KERNELS = ("checksum", "xor_parity", "triad", "memlat", "jitter")
 SIZE_UNITS = {"": 1, "b": 1, "k": 1 << 10, "kib": 1 << 10, "m": 1 << 20, "mib": 1 << 20, "g": 1 << 30, "gib": 1 << 30}
@@ -32,12 +33,10 @@ def parse_size(text: str) -> int:
 
 
 def parse_cpus(text: str) -> set[int]:
-    cpus: set[int] = set()
-    for part in filter(None, text.replace(" ", "").split(",")):
-        bounds = part.split("-")
-        if len(bounds) > 2 or not all(b.isdigit() for b in bounds):
-            raise BenchError(f"cpus {text!r}: {part!r} is not a CPU number or a range like 2-3")
-        cpus.update(range(int(bounds[0]), int(bounds[-1]) + 1))
+    try:
+        cpus = set(parse_cpulist(text, "cpus"))
+    except CpuListError as error:
+        raise BenchError(str(error)) from None
     if not cpus:
         raise BenchError("cpus is empty")
     return cpus
@@ -89,6 +88,7 @@ class RunResult:
     cpus: list[int]
     numa_nodes: list[int]
     details: dict
+    seconds: list[float]  # per repeat, larger is worse: wall time (p99.9 for jitter), what a CI gate judges
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -141,6 +141,7 @@ def run_kernel(kernel: str, size: int, cpus: set[int] | None, repeat: int) -> Ru
         sorted(pinned),
         numa_nodes_of(pinned),
         details,
+        times,
     )
 
 
@@ -169,6 +170,7 @@ def _memlat(size: int, repeat: int, pinned: set[int]) -> RunResult:
         sorted(pinned),
         numa_nodes_of(pinned),
         {"ns_per_load_by_working_set": by_size},
+        times,
     )
 
 
@@ -206,4 +208,5 @@ def _jitter(size: int, repeat: int, pinned: set[int]) -> RunResult:
         sorted(pinned),
         numa_nodes_of(pinned),
         {"iterations": iterations, "runs": summaries},
+        [value / 1e6 for value in p999],  # each repeat's p99.9 iteration time
     )

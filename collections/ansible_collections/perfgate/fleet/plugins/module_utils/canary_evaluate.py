@@ -8,10 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_judge import (
-    ERROR,
-    NODATA,
     Judgement,
-    MetricVerdict,
     judge_burn_rate,
     judge_gauge,
     judge_latency,
@@ -21,6 +18,7 @@ from ansible_collections.perfgate.fleet.plugins.module_utils.canary_judge import
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_metrics import MetricSpec, fill_since
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_sources import NoData, Source, SourceError
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import InputError
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_verdict import ERROR, NODATA, MetricVerdict
 
 
 @dataclass(frozen=True)
@@ -35,6 +33,7 @@ class Window:
     now: float = 0.0
     started: float = 0.0
     judged_until: dict = field(default_factory=dict)
+    one_shot: bool = False  # two result files compared once (the CI judge), not a rollout
 
     def seconds(self, metric: str) -> int:
         since = self.judged_until.get(metric, self.started)
@@ -48,7 +47,7 @@ def judge_metric(metric: MetricSpec, source: Source, window: Window, evidence: d
     try:
         if metric.kind == "latency":
             canary, baseline = source.samples(q["canary"], "canary"), source.samples(q["baseline"], "baseline")
-            return judge_latency(name, critical, canary, baseline, evidence, t)
+            return judge_latency(name, critical, canary, baseline, evidence, t, window.one_shot)
         if metric.kind == "ratio":
             canary, baseline = source.counts(q["canary"], "canary"), source.counts(q["baseline"], "baseline")
             return judge_ratio(name, critical, canary, baseline, evidence, t)

@@ -5,7 +5,6 @@ policy (canary_policy); this layer only moves numbers between it and the outside
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_evaluate import Window, evaluate, preflight
@@ -34,14 +33,13 @@ from ansible_collections.perfgate.fleet.plugins.module_utils.canary_sources impo
     FileSource,
     PrometheusSource,
     SourceError,
+    prometheus_access,
 )
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_state import StateError, StateStore
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import (
-    AlbTraffic,
-    FileTraffic,
-    HAProxyRuntime,
-    IngressNginxCanary,
     TrafficError,
+    boto3_client,
+    build_traffic,
 )
 
 
@@ -49,87 +47,6 @@ class GateError(Exception):
     def __init__(self, message: str, **details):
         super().__init__(message)
         self.details = details
-
-
-def _boto3_client(service: str, region: str | None):
-    try:
-        import boto3
-    except ImportError:
-        raise GateError(
-            "the boto3 Python library is required for CloudWatch metrics and the aws_alb backend; "
-            "install it on the controller (pip install boto3)"
-        ) from None
-    return boto3.client(service, region_name=region)
-
-
-def _kubernetes_networking_api(kubeconfig: str | None, context: str | None):
-    try:
-        from kubernetes import client, config
-    except ImportError:
-        raise GateError(
-            "the kubernetes Python library is required for the ingress_nginx backend; "
-            "install it on the controller (pip install kubernetes)"
-        ) from None
-    try:
-        # A controller running in a pod (no kubeconfig named) uses its service account.
-        if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-            config.load_incluster_config()
-            api_client = client.ApiClient()
-        else:
-            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
-    except Exception as error:  # ConfigException, OSError and YAML errors all mean the same here
-        where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
-        raise GateError(f"cannot load the Kubernetes client configuration from {where}: {error}") from None
-    return client.NetworkingV1Api(api_client)
-
-
-TRAFFIC_BACKENDS = ("haproxy", "aws_alb", "ingress_nginx", "file")
-
-
-def build_traffic(traffic: dict | None, region: str | None):
-    if not traffic:
-        return None
-    kinds = [k for k in TRAFFIC_BACKENDS if k in traffic]
-    if len(kinds) != 1 or len(traffic) != 1 or not isinstance(traffic[kinds[0]], dict):
-        raise GateError(
-            f"traffic must hold exactly one of {', '.join(TRAFFIC_BACKENDS)}, with its parameters as a mapping; "
-            f"got {sorted(traffic)}"
-        )
-    kind, options = kinds[0], traffic[kinds[0]]
-
-    def need(*names):
-        missing = [n for n in names if not options.get(n)]
-        if missing:
-            raise GateError(f"traffic.{kind} needs {', '.join(missing)}")
-
-    if kind == "haproxy":
-        need("socket", "backend", "stable_servers", "canary_servers")
-        return HAProxyRuntime(
-            options["socket"],
-            options["backend"],
-            list(options["stable_servers"]),
-            list(options["canary_servers"]),
-            float(options.get("timeout", 5)),
-        )
-    if kind == "file":
-        need("path")
-        return FileTraffic(options["path"])
-    if kind == "ingress_nginx":
-        need("namespace", "ingress")
-        return IngressNginxCanary(
-            _kubernetes_networking_api(options.get("kubeconfig"), options.get("context")),
-            options["namespace"],
-            options["ingress"],
-            float(options.get("timeout", 10)),
-        )
-    need("listener_arn", "stable_target_group_arn", "canary_target_group_arn")
-    return AlbTraffic(
-        _boto3_client("elbv2", options.get("region", region)),
-        options["listener_arn"],
-        options["stable_target_group_arn"],
-        options["canary_target_group_arn"],
-        options.get("rule_arn"),
-    )
 
 
 def build_sources(params: GateParams, metrics: list[MetricSpec], now) -> dict:
@@ -140,7 +57,11 @@ def build_sources(params: GateParams, metrics: list[MetricSpec], now) -> dict:
             if not params.prometheus_url:
                 raise GateError("canary_gate: metrics with source prometheus need prometheus_url")
             sources["prometheus"] = PrometheusSource(
-                params.prometheus_url, params.prometheus_timeout, params.max_sample_age, now
+                params.prometheus_url,
+                params.prometheus_timeout,
+                params.max_sample_age,
+                now,
+                prometheus_access(params.prometheus_auth),
             )
         if "file" in used:
             if not params.metrics_file:
@@ -149,7 +70,10 @@ def build_sources(params: GateParams, metrics: list[MetricSpec], now) -> dict:
     except SourceError as error:
         raise GateError(f"canary_gate: {error}") from None
     if "cloudwatch" in used:
-        sources["cloudwatch"] = CloudWatchSource(_boto3_client("cloudwatch", params.aws_region), now)
+        try:
+            sources["cloudwatch"] = CloudWatchSource(boto3_client("cloudwatch", params.aws_region), now)
+        except TrafficError as error:
+            raise GateError(f"canary_gate: {error}") from None
     return sources
 
 
@@ -169,6 +93,7 @@ class GateParams:
     apply: bool = True
     reset: bool = False
     prometheus_url: str | None = None
+    prometheus_auth: dict | None = None
     prometheus_timeout: float = 10.0
     max_sample_age: float = 120.0
     metrics_file: str | None = None
@@ -205,6 +130,7 @@ class GateParams:
             apply=params.get("apply", True),
             reset=params.get("reset", False),
             prometheus_url=params.get("prometheus_url"),
+            prometheus_auth=params.get("prometheus_auth"),
             prometheus_timeout=params.get("prometheus_timeout", 10.0),
             max_sample_age=params.get("max_sample_age", 120.0),
             metrics_file=params.get("metrics_file"),
@@ -218,7 +144,10 @@ POLICY_DEFAULTS = {"advance_after": 1, "rollback_after": 2, "max_nodata": 3}
 
 def run_gate(params: dict, check_mode: bool, now, evaluation_id: str, at: str) -> dict:
     gate = GateParams.parse(params)
-    traffic = build_traffic(gate.traffic, gate.aws_region)
+    try:
+        traffic = build_traffic(gate.traffic, gate.aws_region)
+    except TrafficError as error:
+        raise GateError(f"canary_gate: {error}") from None
     try:
         store = StateStore(gate.state_dir, gate.rollout)
         with store:

@@ -26,9 +26,9 @@ not what they mean. That assumes a build's latency does not depend on its share;
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from statistics import NormalDist
 
-import numpy as np
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import (
     ODDS_RATIOS,
     Histogram,
@@ -40,38 +40,24 @@ from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import
     log_normal_mixture_evalue,
     nearest_edge,
     theil_sen,
+    union_edges,
+)
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_verdict import (
+    ERROR,
+    FAIL,
+    INCONCLUSIVE,
+    NODATA,
+    PASS,
+    MetricVerdict,
 )
 
-PASS, FAIL, INCONCLUSIVE, NODATA, ERROR = "pass", "fail", "inconclusive", "nodata", "error"
-VERDICTS = (PASS, FAIL, INCONCLUSIVE, NODATA, ERROR)
 KINDS = ("latency", "ratio", "gauge", "burn_rate", "memory")
 SEQUENTIAL_KINDS = ("latency", "ratio")
 # Baseline quantile levels that latency thresholds are placed at, besides the metric's quantiles.
 CORE_LEVELS = (0.5, 0.75, 0.9)
 # Memory: points kept per group (one per evaluation), enough for an hour at 10 s intervals.
 MEMORY_POINTS_KEPT = 360
-
-
-@dataclass(frozen=True)
-class MetricVerdict:
-    name: str
-    kind: str
-    verdict: str
-    critical: bool
-    reason: str
-    numbers: dict = field(default_factory=dict)
-    sequential: bool = False  # a fail is anytime-valid evidence over the whole rollout
-
-    def as_dict(self) -> dict:
-        return {
-            "name": self.name,
-            "kind": self.kind,
-            "verdict": self.verdict,
-            "critical": self.critical,
-            "sequential": self.sequential,
-            "reason": self.reason,
-            "numbers": self.numbers,
-        }
+_NORMAL = NormalDist()
 
 
 @dataclass(frozen=True)
@@ -144,10 +130,30 @@ def _sequential_verdict(name, kind, critical, log_evalue, t: Thresholds, numbers
     return MetricVerdict(name, kind, PASS, critical, f"{name}: {pass_text} ({evidence})", numbers, sequential=True)
 
 
+def _one_shot_verdict(name, critical, tests, t: Thresholds, numbers, fail_text, pass_text):
+    """Two result files compared once (the CI judge): no later look to protect, so each
+    threshold's z is held to the fixed-sample one-sided bound, Bonferroni over the thresholds."""
+    alpha = 1.0 - t.confidence
+    bound = _NORMAL.inv_cdf(1.0 - alpha / len(tests))
+    worst = max(x.z for x in tests)
+    numbers.update({"z": _round(worst, 3), "fail_at_z": _round(bound, 3), "confidence": t.confidence})
+    evidence = f"z {worst:.2f}, fail at {bound:.2f}"
+    if worst >= bound:
+        return MetricVerdict(name, "latency", FAIL, critical, f"{name}: {fail_text} ({evidence})", numbers)
+    return MetricVerdict(name, "latency", PASS, critical, f"{name}: {pass_text} ({evidence})", numbers)
+
+
 def judge_latency(
-    name: str, critical: bool, canary: Histogram, baseline: Histogram, evidence: dict | None, t: Thresholds
+    name: str,
+    critical: bool,
+    canary: Histogram,
+    baseline: Histogram,
+    evidence: dict | None,
+    t: Thresholds,
+    one_shot: bool = False,
 ) -> Judgement:
-    """canary, baseline: this window's requests. evidence: what earlier windows left."""
+    """canary, baseline: this window's requests. evidence: what earlier windows left. one_shot:
+    these are all the requests there will be (two result files), judged at a fixed-sample level."""
     evidence = evidence or {}
     window = {"window_canary_n": _round(canary.n, 3), "window_baseline_n": _round(baseline.n, 3)}
     # At 100 % the baseline serves nothing: the canary's new requests are then judged against
@@ -238,6 +244,8 @@ def judge_latency(
         f"{(worst.threshold - t.margin) / limit:.4g} ({median_text}{timeouts})"
     )
     pass_text = f"no sign of the canary being more than {allowance} slower ({median_text}{timeouts})"
+    if one_shot:
+        return Judgement(_one_shot_verdict(name, critical, tests, t, numbers, fail_text, pass_text), kept)
     verdict = _sequential_verdict(
         name, "latency", critical, log_mean_exp(x.log_evalue for x in tests), t, numbers, fail_text, pass_text
     )
@@ -252,7 +260,7 @@ def _place_thresholds(canary: Histogram, baseline: Histogram, t: Thresholds, lim
     """Canary-side thresholds at the scaled baseline's quantiles, each moved to the nearest bucket
     edge (where the canary's counts are exact), fixed for the rest of the rollout so each one's
     evidence is one running test."""
-    edges = np.union1d(canary.edges, baseline.edges)
+    edges = union_edges(canary, baseline)
     placed = []
     for level in sorted({*CORE_LEVELS, *t.quantiles}):
         value = baseline.quantile(level)

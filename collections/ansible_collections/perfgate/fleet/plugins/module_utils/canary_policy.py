@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_judge import (
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_verdict import (
     ERROR,
     FAIL,
     INCONCLUSIVE,
@@ -68,7 +68,7 @@ class RolloutState:
 
     @classmethod
     def from_dict(cls, data: dict) -> RolloutState:
-        known = {f for f in cls.__dataclass_fields__}
+        known = set(cls.__dataclass_fields__)
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fields {sorted(unknown)}")

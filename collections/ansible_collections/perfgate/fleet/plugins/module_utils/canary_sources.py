@@ -5,14 +5,15 @@ valid), never an exception of another kind and never a made-up number."""
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
+from dataclasses import dataclass, field
 
-import numpy as np
+from ansible.module_utils import urls
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import Histogram, InputError
 
 
@@ -57,10 +58,91 @@ class Source:
         """Before any traffic moves: raise SourceError or NoData unless the query answers."""
 
 
+@dataclass(frozen=True)
+class PrometheusAccess:
+    """How to reach a Prometheus as users run it: behind basic auth, a bearer token, mTLS, or AWS
+    SigV4 (Amazon Managed Prometheus), with a CA bundle and extra headers."""
+
+    auth: str = "none"  # none, basic, bearer or sigv4
+    username: str | None = None
+    password: str | None = None
+    token: str | None = None
+    region: str | None = None  # sigv4
+    service: str = "aps"  # sigv4
+    ca_path: str | None = None
+    client_cert: str | None = None
+    client_key: str | None = None
+    validate_certs: bool = True
+    headers: dict = field(default_factory=dict)
+
+    def request_headers(self, method: str, address: str) -> dict:
+        headers = dict(self.headers)
+        if self.auth == "basic":
+            pair = f"{self.username}:{self.password or ''}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        elif self.auth == "bearer":
+            headers["Authorization"] = f"Bearer {self.token}"
+        elif self.auth == "sigv4":
+            headers.update(sigv4_headers(method, address, self.region, self.service))
+        return headers
+
+
+def sigv4_headers(method: str, address: str, region: str | None, service: str) -> dict:
+    """The Authorization and X-Amz-* headers that sign this request with the default AWS
+    credentials (environment, profile or instance role), as botocore signs AWS API calls."""
+    try:
+        import botocore.session
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+    except ImportError:
+        raise SourceError("prometheus_auth type sigv4 needs the botocore library on the controller") from None
+    session = botocore.session.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise SourceError("prometheus_auth type sigv4: no AWS credentials found (environment, profile or role)")
+    region = region or session.get_config_variable("region")
+    if not region:
+        raise SourceError("prometheus_auth type sigv4 needs a region")
+    request = AWSRequest(method=method, url=address)
+    SigV4Auth(credentials.get_frozen_credentials(), service, region).add_auth(request)
+    return {
+        k: v for k, v in request.headers.items() if k.lower() in ("authorization", "x-amz-date", "x-amz-security-token")
+    }
+
+
+AUTH_TYPES = ("none", "basic", "bearer", "sigv4")
+
+
+def prometheus_access(options: dict | None) -> PrometheusAccess:
+    """The module's prometheus_auth option, checked."""
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    auth = options.pop("type", "none")
+    if auth not in AUTH_TYPES:
+        raise SourceError(f"prometheus_auth type must be one of {', '.join(AUTH_TYPES)}, not {auth!r}")
+    if auth == "basic" and not options.get("username"):
+        raise SourceError("prometheus_auth type basic needs username (and password)")
+    if auth == "bearer" and not options.get("token"):
+        raise SourceError("prometheus_auth type bearer needs token")
+    if options.get("client_key") and not options.get("client_cert"):
+        raise SourceError("prometheus_auth client_key needs client_cert")
+    known = set(PrometheusAccess.__dataclass_fields__) - {"auth"}
+    unknown = set(options) - known
+    if unknown:
+        raise SourceError(f"prometheus_auth: unknown field(s) {', '.join(sorted(unknown))}")
+    return PrometheusAccess(auth=auth, **options)
+
+
 class PrometheusSource(Source):
     """Prometheus HTTP API, instant queries (/api/v1/query)."""
 
-    def __init__(self, url: str, timeout: float = 10.0, max_sample_age: float = 120.0, now=time.time):
+    def __init__(
+        self,
+        url: str,
+        timeout: float = 10.0,
+        max_sample_age: float = 120.0,
+        now=time.time,
+        access: PrometheusAccess | None = None,
+    ):
         parsed = urllib.parse.urlparse(url or "")
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise SourceError(f"prometheus_url {url!r} is not an http:// or https:// URL")
@@ -68,19 +150,33 @@ class PrometheusSource(Source):
         self.timeout = timeout
         self.max_sample_age = max_sample_age
         self.now = now
+        self.access = access or PrometheusAccess()
 
     def _query(self, query: str) -> list[dict]:
         if not isinstance(query, str) or not query.strip():
             raise SourceError(f"a Prometheus query must be a non-empty string, got {query!r}")
         evaluated_at = self.now()
         address = f"{self.url}/api/v1/query?" + urllib.parse.urlencode({"query": query, "time": f"{evaluated_at:.3f}"})
+        access = self.access
         try:
-            with urllib.request.urlopen(address, timeout=self.timeout) as response:
+            response = urls.open_url(
+                address,
+                method="GET",
+                headers=access.request_headers("GET", address),
+                timeout=self.timeout,
+                validate_certs=access.validate_certs,
+                ca_path=access.ca_path,
+                client_cert=access.client_cert,
+                client_key=access.client_key,
+                use_netrc=False,
+            )
+            with response:
                 body = json.load(response)
         except urllib.error.HTTPError as error:
             detail = error.read().decode(errors="replace")[:300]
-            raise SourceError(f"Prometheus answered HTTP {error.code} for {query!r}: {detail}") from None
-        except (urllib.error.URLError, TimeoutError, OSError) as error:
+            hint = " (check prometheus_auth)" if error.code in (401, 403) else ""
+            raise SourceError(f"Prometheus answered HTTP {error.code}{hint} for {query!r}: {detail.strip()}") from None
+        except (urllib.error.URLError, TimeoutError, OSError, urls.SSLValidationError, urls.ConnectionError) as error:
             reason = getattr(error, "reason", error)
             raise SourceError(f"cannot reach Prometheus at {self.url}: {reason}") from None
         except ValueError:
@@ -181,7 +277,7 @@ class FileSource(Source):
             if isinstance(entry, dict) and isinstance(entry.get("buckets"), dict):
                 bounds = [_bound(b, where) for b in entry["buckets"]]
                 return Histogram.from_cumulative(bounds, list(entry["buckets"].values()))
-            if isinstance(entry, (list, np.ndarray)):  # arrays: documents built in memory
+            if isinstance(entry, list) or hasattr(entry, "dtype"):  # numpy arrays: documents built in memory
                 return Histogram.from_samples(entry)
         except InputError as error:
             raise InputError(f"{where}: {error}") from None

@@ -7,15 +7,14 @@ does not parse is reported and left exactly as it is; it is never reset silently
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
 import os
 import re
-import tempfile
 import time
 
+from ansible_collections.perfgate.fleet.plugins.module_utils.atomic_write import atomic_write_json
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_policy import RolloutState
 
 ROLLOUT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
@@ -23,27 +22,6 @@ ROLLOUT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 class StateError(Exception):
     """The state cannot be read, locked or written; the message says what to do."""
-
-
-def atomic_write_json(path: str, data: dict) -> None:
-    directory = os.path.dirname(path) or "."
-    fd, temporary = tempfile.mkstemp(prefix=".tmp-", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    directory_fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(directory_fd)
-    finally:
-        os.close(directory_fd)
 
 
 class StateStore:

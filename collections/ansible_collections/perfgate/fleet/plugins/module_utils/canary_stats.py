@@ -19,7 +19,10 @@ import math
 from dataclasses import dataclass
 from statistics import NormalDist
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # canary_gate reports it with missing_required_lib before anything runs
+    np = None
 
 _NORMAL = NormalDist()
 
@@ -174,6 +177,11 @@ class Histogram:
         return Histogram(edges, counts, self.overflow + other.overflow)
 
 
+def union_edges(*histograms: Histogram) -> np.ndarray:
+    """Every bucket edge of the histograms, sorted once."""
+    return np.unique(np.concatenate([h.edges for h in histograms]))
+
+
 def nearest_edge(edges: np.ndarray, value: float) -> float:
     """The positive edge closest to value on a log scale (thresholds sit on edges, where the
     canary's counts are exact)."""
@@ -320,6 +328,6 @@ def theil_sen(times, values, confidence: float) -> Slope:
 
 
 def _tie_term(values: np.ndarray) -> float:
-    _, counts = np.unique(values, return_counts=True)
+    counts = np.unique(values, return_counts=True)[1]
     counts = counts[counts > 1].astype(float)
     return float(np.sum(counts * (counts - 1) * (2 * counts + 5)))

@@ -3,11 +3,11 @@ really applied. Every backend's set_share ends with a read-back; a mismatch is a
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
+import os
 
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_state import atomic_write_json
+from ansible_collections.perfgate.fleet.plugins.module_utils.atomic_write import atomic_write_json
+from ansible_collections.perfgate.fleet.plugins.module_utils.haproxy_client import HAProxyError, haproxy_command
 
 HAPROXY_MAX_WEIGHT = 256
 
@@ -27,10 +27,9 @@ def haproxy_weights(percent: int, stable_servers: int, canary_servers: int) -> t
     best = None
     for canary_weight in range(1, HAPROXY_MAX_WEIGHT + 1):
         ideal = canary_servers * canary_weight * (1 - target) / (target * stable_servers)
-        for stable_weight in {
-            max(1, min(HAPROXY_MAX_WEIGHT, int(ideal))),
-            max(1, min(HAPROXY_MAX_WEIGHT, int(ideal) + 1)),
-        }:
+        for stable_weight in sorted(
+            {max(1, min(HAPROXY_MAX_WEIGHT, int(ideal))), max(1, min(HAPROXY_MAX_WEIGHT, int(ideal) + 1))}
+        ):
             canary_total = canary_servers * canary_weight
             share = canary_total / (canary_total + stable_servers * stable_weight)
             error = abs(share - target)
@@ -54,23 +53,9 @@ class HAProxyRuntime:
 
     def _command(self, command: str) -> str:
         try:
-            if self.address.startswith("/"):
-                connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                target = self.address
-            else:
-                host, _, port = self.address.rpartition(":")
-                connection = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-                target = (host, int(port))
-            with contextlib.closing(connection):
-                connection.settimeout(self.timeout)
-                connection.connect(target)
-                connection.sendall(command.encode() + b"\n")
-                chunks = []
-                while chunk := connection.recv(65536):
-                    chunks.append(chunk)
-        except (OSError, ValueError) as error:
-            raise TrafficError(f"cannot reach the HAProxy runtime API at {self.address}: {error}") from None
-        return b"".join(chunks).decode(errors="replace").strip()
+            return haproxy_command(self.address, command, self.timeout)
+        except HAProxyError as error:
+            raise TrafficError(str(error)) from None
 
     def weights(self) -> dict[str, int]:
         weights = {}
@@ -275,3 +260,125 @@ class IngressNginxCanary:
             "weights": {"canary-weight": applied, "canary-weight-total": total},
             "share": round(100 * applied / total, 2),
         }
+
+
+def boto3_client(service: str, region: str | None):
+    try:
+        import boto3
+    except ImportError:
+        raise TrafficError(
+            "the boto3 Python library is required for CloudWatch metrics and the aws_alb backend; "
+            "install it on the controller (pip install boto3)"
+        ) from None
+    return boto3.client(service, region_name=region)
+
+
+def _kubernetes_networking_api(kubeconfig: str | None, context: str | None):
+    try:
+        from kubernetes import client, config
+    except ImportError:
+        raise TrafficError(
+            "the kubernetes Python library is required for the ingress_nginx backend; "
+            "install it on the controller (pip install kubernetes)"
+        ) from None
+    try:
+        # A controller running in a pod (no kubeconfig named) uses its service account.
+        if kubeconfig is None and context is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
+            config.load_incluster_config()
+            api_client = client.ApiClient()
+        else:
+            api_client = config.new_client_from_config(config_file=kubeconfig, context=context)
+    except Exception as error:  # ConfigException, OSError and YAML errors all mean the same here
+        where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+        raise TrafficError(f"cannot load the Kubernetes client configuration from {where}: {error}") from None
+    return client.NetworkingV1Api(api_client)
+
+
+TRAFFIC_BACKENDS = ("haproxy", "aws_alb", "ingress_nginx", "file")
+# The modules' argument spec for `traffic` (documented in doc_fragments/traffic.py).
+TRAFFIC_OPTION = {
+    "type": "dict",
+    "mutually_exclusive": [list(TRAFFIC_BACKENDS)],
+    "required_one_of": [list(TRAFFIC_BACKENDS)],
+    "options": {
+        "haproxy": {
+            "type": "dict",
+            "options": {
+                "socket": {"type": "str", "required": True},
+                "backend": {"type": "str", "required": True},
+                "stable_servers": {"type": "list", "elements": "str", "required": True},
+                "canary_servers": {"type": "list", "elements": "str", "required": True},
+                "timeout": {"type": "float", "default": 5},
+            },
+        },
+        "aws_alb": {
+            "type": "dict",
+            "options": {
+                "listener_arn": {"type": "str", "required": True},
+                "rule_arn": {"type": "str"},
+                "stable_target_group_arn": {"type": "str", "required": True},
+                "canary_target_group_arn": {"type": "str", "required": True},
+                "region": {"type": "str"},
+            },
+        },
+        "ingress_nginx": {
+            "type": "dict",
+            "options": {
+                "namespace": {"type": "str", "required": True},
+                "ingress": {"type": "str", "required": True},
+                "kubeconfig": {"type": "path"},
+                "context": {"type": "str"},
+                "timeout": {"type": "float", "default": 10},
+            },
+        },
+        "file": {"type": "dict", "options": {"path": {"type": "path", "required": True}}},
+    },
+}
+
+
+def build_traffic(traffic: dict | None, region: str | None):
+    if not traffic:
+        return None
+    # The module's argument spec fills every backend it did not get with None.
+    traffic = {kind: options for kind, options in traffic.items() if options is not None}
+    kinds = [k for k in TRAFFIC_BACKENDS if k in traffic]
+    if len(kinds) != 1 or len(traffic) != 1 or not isinstance(traffic[kinds[0]], dict):
+        raise TrafficError(
+            f"traffic must hold exactly one of {', '.join(TRAFFIC_BACKENDS)}, with its parameters as a mapping; "
+            f"got {sorted(traffic)}"
+        )
+    kind, options = kinds[0], traffic[kinds[0]]
+
+    def need(*names):
+        missing = [n for n in names if not options.get(n)]
+        if missing:
+            raise TrafficError(f"traffic.{kind} needs {', '.join(missing)}")
+
+    if kind == "haproxy":
+        need("socket", "backend", "stable_servers", "canary_servers")
+        return HAProxyRuntime(
+            options["socket"],
+            options["backend"],
+            list(options["stable_servers"]),
+            list(options["canary_servers"]),
+            float(options.get("timeout") or 5),
+        )
+    if kind == "file":
+        need("path")
+        return FileTraffic(options["path"])
+    if kind == "ingress_nginx":
+        need("namespace", "ingress")
+        return IngressNginxCanary(
+            _kubernetes_networking_api(options.get("kubeconfig"), options.get("context")),
+            options["namespace"],
+            options["ingress"],
+            float(options.get("timeout") or 10),
+        )
+    need("listener_arn", "stable_target_group_arn", "canary_target_group_arn")
+    return AlbTraffic(
+        boto3_client("elbv2", options.get("region") or region),
+        options["listener_arn"],
+        options["stable_target_group_arn"],
+        options["canary_target_group_arn"],
+        options.get("rule_arn"),
+    )

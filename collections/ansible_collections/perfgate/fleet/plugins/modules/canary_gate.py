@@ -155,6 +155,51 @@ options:
   prometheus_url:
     description: Base URL of the Prometheus HTTP API, for metrics with source prometheus.
     type: str
+  prometheus_auth:
+    description:
+      - How to reach Prometheus when it is behind authentication or TLS, as real endpoints are.
+    type: dict
+    suboptions:
+      type:
+        description:
+          - C(basic) sends O(prometheus_auth.username) and O(prometheus_auth.password); C(bearer) sends
+            O(prometheus_auth.token); C(sigv4) signs each request with the controller's AWS credentials
+            (environment, profile or instance role), as Amazon Managed Prometheus requires.
+        type: str
+        choices: [none, basic, bearer, sigv4]
+        default: none
+      username:
+        description: Basic auth user.
+        type: str
+      password:
+        description: Basic auth password.
+        type: str
+      token:
+        description: Bearer token.
+        type: str
+      region:
+        description: AWS region for SigV4 (default the AWS configuration's region).
+        type: str
+      service:
+        description: AWS service name for SigV4.
+        type: str
+        default: aps
+      ca_path:
+        description: CA bundle (PEM) that Prometheus' certificate must chain to.
+        type: path
+      client_cert:
+        description: Client certificate (PEM) for mutual TLS.
+        type: path
+      client_key:
+        description: Key of O(prometheus_auth.client_cert), when it is not in the same file.
+        type: path
+      validate_certs:
+        description: Check Prometheus' TLS certificate. Turn off only for testing.
+        type: bool
+        default: true
+      headers:
+        description: Extra HTTP headers sent with every query (for example a tenant header).
+        type: dict
   prometheus_timeout:
     description: Seconds to wait for each Prometheus query.
     type: float
@@ -190,24 +235,6 @@ options:
     description: Apply the decided weight to O(traffic). With false the decision is only recorded.
     type: bool
     default: true
-  traffic:
-    description:
-      - Where the weight goes. A mapping with exactly one key, C(haproxy), C(aws_alb),
-        C(ingress_nginx) or C(file), holding that backend's parameters.
-      - C(haproxy) takes C(socket) (a UNIX socket path, or host:port, of the runtime API), C(backend),
-        C(stable_servers) and C(canary_servers); per-server weights (0-256) are chosen so the
-        canary servers together get the target share.
-      - C(aws_alb) takes C(listener_arn), optional C(rule_arn), C(stable_target_group_arn) and
-        C(canary_target_group_arn).
-      - C(ingress_nginx) takes C(namespace) and C(ingress), the canary Ingress of ingress-nginx
-        (annotation C(nginx.ingress.kubernetes.io/canary) must be C("true")), and optional
-        C(kubeconfig), C(context) and C(timeout). The weight goes into its
-        C(nginx.ingress.kubernetes.io/canary-weight) annotation, scaled to C(canary-weight-total)
-        when that is set, with a JSON Patch that the API server refuses if someone else changed the
-        weight since the gate read it. Without C(kubeconfig) it uses C(KUBECONFIG) or
-        C(~/.kube/config), or the pod's service account when it runs inside a cluster.
-      - C(file) takes C(path).
-    type: dict
   reset:
     description: Start a promoted or rolled-back rollout again from its first step.
     type: bool
@@ -241,8 +268,23 @@ notes:
   - Check mode judges and reports the decision, and writes and changes nothing.
   - Diff mode shows the canary weight before and after.
   - C(promoted) and C(rolled_back) are terminal; later runs return C(noop) until O(reset=true).
+extends_documentation_fragment:
+  - perfgate.fleet.traffic
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it would have.
+    support: full
+    details: Judges and reports the decision it would take; writes no state and moves no weight.
+  diff_mode:
+    description: Returns details on what changed, in diff mode.
+    support: full
+    details: The canary weight before and after.
+  platform:
+    description: Target OS and families the module runs on.
+    support: full
+    platforms: posix
 author:
-  - perfgate
+  - perfgate maintainers (@perfgate)
 """
 
 EXAMPLES = r"""
@@ -374,20 +416,12 @@ import uuid
 from datetime import UTC, datetime
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import TRAFFIC_OPTION
 
-try:
-    import numpy  # noqa: F401  (the judge's statistics need it)
-
-    HAS_NUMPY = True
-except ImportError:
-    HAS_NUMPY = False
-
-try:
-    import boto3  # noqa: F401  (CloudWatch metrics and the aws_alb backend)
-
-    HAS_BOTO3 = True
-except ImportError:
-    HAS_BOTO3 = False
+# Looked up, not imported: each costs the runs that do not need it (numpy the judge's
+# statistics; boto3 CloudWatch, the aws_alb backend and SigV4).
+HAS_NUMPY = importlib.util.find_spec("numpy") is not None
+HAS_BOTO3 = importlib.util.find_spec("boto3") is not None
 
 ARGUMENT_SPEC = {
     "rollout": {"type": "str", "required": True},
@@ -421,6 +455,22 @@ ARGUMENT_SPEC = {
     },
     "groups": {"type": "dict", "default": {"canary": "canary", "baseline": "baseline"}},
     "prometheus_url": {"type": "str"},
+    "prometheus_auth": {
+        "type": "dict",
+        "options": {
+            "type": {"type": "str", "choices": ["none", "basic", "bearer", "sigv4"], "default": "none"},
+            "username": {"type": "str"},
+            "password": {"type": "str", "no_log": True},
+            "token": {"type": "str", "no_log": True},
+            "region": {"type": "str"},
+            "service": {"type": "str", "default": "aps"},
+            "ca_path": {"type": "path"},
+            "client_cert": {"type": "path"},
+            "client_key": {"type": "path", "no_log": False},
+            "validate_certs": {"type": "bool", "default": True},
+            "headers": {"type": "dict"},
+        },
+    },
     "prometheus_timeout": {"type": "float", "default": 10},
     "max_sample_age": {"type": "float", "default": 120},
     "metrics_file": {"type": "path"},
@@ -429,7 +479,7 @@ ARGUMENT_SPEC = {
     "rollback_after": {"type": "int", "default": 2},
     "max_nodata": {"type": "int", "default": 3},
     "apply": {"type": "bool", "default": True},
-    "traffic": {"type": "dict"},
+    "traffic": TRAFFIC_OPTION,
     "reset": {"type": "bool", "default": False},
     "lock_timeout": {"type": "float", "default": 10},
 }
@@ -439,13 +489,17 @@ def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_NUMPY:
         module.fail_json(msg=missing_required_lib("numpy"))
-    needs_aws = "aws_alb" in (module.params["traffic"] or {}) or any(
-        isinstance(m, dict) and m.get("source") == "cloudwatch" for m in module.params["metrics"]
+    needs_aws = (
+        (module.params["traffic"] or {}).get("aws_alb") is not None
+        or any(isinstance(m, dict) and m.get("source") == "cloudwatch" for m in module.params["metrics"])
+        or (module.params["prometheus_auth"] or {}).get("type") == "sigv4"
     )
     if needs_aws and not HAS_BOTO3:
         module.fail_json(msg=missing_required_lib("boto3"))
     # Imported only when used: loading the kubernetes client costs every other run half a second.
-    if "ingress_nginx" in (module.params["traffic"] or {}) and importlib.util.find_spec("kubernetes") is None:
+    if (module.params["traffic"] or {}).get("ingress_nginx") is not None and importlib.util.find_spec(
+        "kubernetes"
+    ) is None:
         module.fail_json(msg=missing_required_lib("kubernetes"))
     from ansible_collections.perfgate.fleet.plugins.module_utils.canary_gate_run import GateError, run_gate
 

@@ -15,10 +15,6 @@ description:
   - For the steps a gate does not decide, such as resetting the canary to 0% after a promotion
     once the stable group runs the new version too. Judging stays with canary_gate.
 options:
-  traffic:
-    description: The backend, exactly as in M(perfgate.fleet.canary_gate)'s O(traffic) option.
-    type: dict
-    required: true
   percent:
     description: The canary's share, 0 to 100.
     type: int
@@ -26,11 +22,25 @@ options:
   aws_region:
     description: AWS region for the aws_alb backend.
     type: str
+extends_documentation_fragment:
+  - perfgate.fleet.traffic
 requirements:
   - boto3 (for the aws_alb backend)
   - kubernetes (for the ingress_nginx backend)
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it would have.
+    support: full
+    details: Reads the live share and reports whether it would change it.
+  diff_mode:
+    description: Returns details on what changed, in diff mode.
+    support: none
+  platform:
+    description: Target OS and families the module runs on.
+    support: full
+    platforms: posix
 author:
-  - perfgate
+  - perfgate maintainers (@perfgate)
 """
 
 EXAMPLES = r"""
@@ -62,11 +72,14 @@ traffic:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_gate_run import GateError, build_traffic
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import TrafficError
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import (
+    TRAFFIC_OPTION,
+    TrafficError,
+    build_traffic,
+)
 
 ARGUMENT_SPEC = {
-    "traffic": {"type": "dict", "required": True},
+    "traffic": TRAFFIC_OPTION,  # shared with canary_gate, where it is optional; checked below
     "percent": {"type": "int", "required": True},
     "aws_region": {"type": "str"},
 }
@@ -74,6 +87,8 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if module.params["traffic"] is None:
+        module.fail_json(msg="canary_share: traffic is required (the backend whose share to set)")
     percent = module.params["percent"]
     if not 0 <= percent <= 100:
         module.fail_json(msg=f"canary_share: percent must be between 0 and 100, not {percent}")
@@ -84,7 +99,7 @@ def main() -> None:
             module.exit_json(changed=abs(before - percent) >= 0.5, percent_before=before, percent_after=before)
         applied = backend.set_share(percent)
         after = round(backend.share(), 2)
-    except (GateError, TrafficError) as error:
+    except TrafficError as error:
         module.fail_json(msg=f"canary_share: {error}")
     module.exit_json(changed=True, percent_before=before, percent_after=after, traffic=applied)
 

@@ -50,8 +50,20 @@ options:
         on hosts too small to isolate anything.
     type: bool
     default: true
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it would have.
+    support: full
+    details: Only reads sysfs; the same in check mode.
+  diff_mode:
+    description: Returns details on what changed, in diff mode.
+    support: none
+  platform:
+    description: Target OS and families the module runs on.
+    support: full
+    platforms: posix
 author:
-  - perfgate
+  - perfgate maintainers (@perfgate)
 """
 
 EXAMPLES = r"""

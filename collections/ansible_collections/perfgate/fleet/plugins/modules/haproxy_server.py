@@ -42,8 +42,20 @@ options:
     description: Seconds to wait before failing.
     type: float
     default: 60
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it would have.
+    support: full
+    details: Reads the server state and reports whether it would change it.
+  diff_mode:
+    description: Returns details on what changed, in diff mode.
+    support: none
+  platform:
+    description: Target OS and families the module runs on.
+    support: full
+    platforms: posix
 author:
-  - perfgate
+  - perfgate maintainers (@perfgate)
 """
 
 EXAMPLES = r"""
@@ -75,8 +87,11 @@ previous:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import TrafficError
-from ansible_collections.perfgate.fleet.plugins.module_utils.haproxy_runtime import ADMIN_STATES, ServerControl
+from ansible_collections.perfgate.fleet.plugins.module_utils.haproxy_runtime import (
+    ADMIN_STATES,
+    ServerControl,
+    ServerError,
+)
 
 ARGUMENT_SPEC = {
     "socket": {"type": "str", "required": True},
@@ -117,7 +132,7 @@ def main() -> None:
                 params["timeout"],
                 "still has sessions" if params["wait"] else f"did not enter {state}",
             )
-    except TrafficError as error:
+    except ServerError as error:
         module.fail_json(msg=f"haproxy_server: {error}")
     module.exit_json(changed=not already, status=status, previous=previous)
 

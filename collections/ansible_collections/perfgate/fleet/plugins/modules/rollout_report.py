@@ -38,8 +38,20 @@ options:
     default: unknown
 requirements:
   - matplotlib
+attributes:
+  check_mode:
+    description: Can run in check mode and return the changed status it would have.
+    support: full
+    details: Reports which report files would change; writes none.
+  diff_mode:
+    description: Returns details on what changed, in diff mode.
+    support: none
+  platform:
+    description: Target OS and families the module runs on.
+    support: full
+    platforms: posix
 author:
-  - perfgate
+  - perfgate maintainers (@perfgate)
 """
 
 EXAMPLES = r"""
@@ -59,7 +71,12 @@ dest:
   returned: success
   type: str
 files:
-  description: The files written.
+  description: The report's files.
+  returned: success
+  type: list
+  elements: str
+changed_files:
+  description: The files whose content changed (or would, in check mode); empty on an identical repeat run.
   returned: success
   type: list
   elements: str
@@ -78,6 +95,7 @@ import os
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible_collections.perfgate.fleet.plugins.module_utils.atomic_write import atomic_write_bytes
 from ansible_collections.perfgate.fleet.plugins.module_utils.rollout_summary import markdown, time_to_zero, timeline
 
 try:
@@ -120,19 +138,6 @@ def read_records(path: str) -> list[dict]:
     return records
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".report-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
-
-
 def chart(rollout: str, outcome: str, parts: dict[str, list[dict]]) -> bytes:
     figure, axes = pyplot.subplots(len(parts), 1, figsize=(10, 3.6 * len(parts)), squeeze=False)
     for axis, (part, rows) in zip(axes[:, 0], parts.items(), strict=True):
@@ -159,7 +164,7 @@ def chart(rollout: str, outcome: str, parts: dict[str, list[dict]]) -> bytes:
     figure.suptitle(f"Rollout {rollout}: {outcome}  (▲ advance  ★ promote  ● hold  ✕ rollback)")
     figure.tight_layout()
     with tempfile.TemporaryFile() as buffer:
-        figure.savefig(buffer, format="png", dpi=100)
+        figure.savefig(buffer, format="png", dpi=100, metadata={"Software": None})  # same input, same bytes
         pyplot.close(figure)
         buffer.seek(0)
         return buffer.read()
@@ -185,22 +190,37 @@ def main() -> None:
         "time_to_zero": zero,
         "evaluations": {part: len(part_rows) for part, part_rows in rows.items()},
     }
-    if module.check_mode:
-        module.exit_json(changed=True, **result)
+    document = {
+        "rollout": params["rollout"],
+        "outcome": params["outcome"],
+        "time_to_zero_s": zero,
+        "parts": records,
+    }
+    contents = [
+        (json.dumps(document, indent=2) + "\n").encode(),
+        markdown(params["rollout"], params["outcome"], rows).encode(),
+        chart(params["rollout"], params["outcome"], rows),
+    ]
+    # Changed only when a file's bytes would change: an identical repeat run is not a change.
+    stale = [(path, data) for path, data in zip(files, contents, strict=True) if _read(path) != data]
+    result["changed_files"] = [path for path, _data in stale]
+    if module.check_mode or not stale:
+        module.exit_json(changed=bool(stale), **result)
     try:
         os.makedirs(params["dest"], exist_ok=True)
-        document = {
-            "rollout": params["rollout"],
-            "outcome": params["outcome"],
-            "time_to_zero_s": zero,
-            "parts": records,
-        }
-        write_atomic(files[0], (json.dumps(document, indent=2) + "\n").encode())
-        write_atomic(files[1], markdown(params["rollout"], params["outcome"], rows).encode())
-        write_atomic(files[2], chart(params["rollout"], params["outcome"], rows))
+        for path, data in stale:
+            atomic_write_bytes(path, data)
     except OSError as error:
         module.fail_json(msg=f"rollout_report: cannot write {params['dest']}: {error}")
     module.exit_json(changed=True, **result)
+
+
+def _read(path: str) -> bytes | None:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
 
 
 if __name__ == "__main__":

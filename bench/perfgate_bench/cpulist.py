@@ -1,0 +1,1 @@
+../../collections/ansible_collections/perfgate/fleet/plugins/module_utils/cpulist.py
