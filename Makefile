@@ -24,7 +24,7 @@ MOLECULE_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*
 
 help:
 	@echo "make demo   set up what is missing, bring up the local environment and run the pipeline"
-	@echo "make test   run every check (ruff, ansible-lint, pytest, molecule); non-zero on failure"
+	@echo "make test   run every check (ruff, ansible-lint, ansible-test sanity, pytest, molecule); non-zero on failure"
 	@echo "make setup  only install what is missing (system packages, .venv, test host images)"
 	@echo "make demo-down   remove the local environment"
 	@echo "make molecule SCENARIO=harden   run one Molecule scenario"

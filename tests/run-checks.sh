@@ -4,13 +4,14 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-stages=("ruff" "ansible-lint" "pytest")
+stages=("ruff" "ansible-lint" "sanity" "pytest")
 for scenario in "$@"; do stages+=("molecule:$scenario"); done
 
 run_stage() {
     case "$1" in
         ruff) ruff check . && ruff format --check . ;;
         ansible-lint) ansible-lint --profile production ;;
+        sanity) tests/run-sanity.sh ;;
         pytest)
             pytest tests/unit tests/integration
             ;;

@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_gate_run import (
-    GateError,
-    _kubernetes_networking_api,
-)
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import (
     INGRESS_NGINX_CANARY,
     INGRESS_NGINX_WEIGHT,
     INGRESS_NGINX_WEIGHT_TOTAL,
     IngressNginxCanary,
     TrafficError,
+    _kubernetes_networking_api,
 )
 from ansible_run import run_task
 from kube_api_standin import KubeApiStandIn
@@ -132,7 +129,7 @@ def test_an_unreachable_api_server_is_named(tmp_path, api_server):
 
 
 def test_a_missing_kubeconfig_is_a_module_failure_not_a_traceback(tmp_path):
-    with pytest.raises(GateError, match="cannot load the Kubernetes client configuration from /nonexistent"):
+    with pytest.raises(TrafficError, match="cannot load the Kubernetes client configuration from /nonexistent"):
         _kubernetes_networking_api("/nonexistent/kubeconfig", None)
     result = run_task(
         {

@@ -41,7 +41,10 @@ def base(tmp_path, **extra):
             {"metrics": [{"name": "x", "kind": "latency", "source": "file", "max_incrase": 0.1}]},
             "Unsupported parameters for (perfgate.fleet.canary_gate) module: metrics.max_incrase",
         ),
-        ({"traffic": {"haproxy": {"socket": "/run/x.sock"}}}, "traffic.haproxy needs backend"),
+        (
+            {"traffic": {"haproxy": {"socket": "/run/x.sock"}}},
+            "missing required arguments: backend, canary_servers, stable_servers found in traffic -> haproxy",
+        ),
         ({"rollout": "a/b"}, "rollout id 'a/b' is not valid"),
     ],
 )

@@ -10,6 +10,7 @@ import ssl
 import subprocess
 import threading
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import bcrypt
@@ -20,7 +21,7 @@ from ansible_collections.perfgate.fleet.plugins.module_utils.canary_sources impo
     prometheus_access,
 )
 from ansible_run import run_task
-from servers import Prometheus
+from servers import Prometheus, wait_until
 
 QUERY = 'up{job="exporter"}'
 WINDOWED = {"errors": "count_over_time(up[${since}])", "requests": "count_over_time(up[${since}])"}
@@ -64,6 +65,12 @@ basic_auth_users:
     workdir = tmp_path_factory.mktemp("prometheus")
     # It scrapes itself, so `up` has a series; the scrape fails (TLS), which `up` reports as 0.
     prometheus = Prometheus(workdir, "127.0.0.1:1", web_config=web_config, ready_context=context, ready_auth=auth)
+
+    def scraped() -> bool:  # the first scrape (every second) gives `up` its series
+        request = urllib.request.Request(f"{prometheus.url}/api/v1/query?query=up", headers={"Authorization": auth})
+        return '"result":[{' in urllib.request.urlopen(request, timeout=2, context=context).read().decode()
+
+    wait_until(scraped, 30, "Prometheus to scrape its target once")
     yield prometheus
     prometheus.stop()
 
@@ -132,14 +139,14 @@ def test_the_module_passes_the_pre_flight_through_prometheus_auth(secured, pki, 
     assert refused.get("failed") and "refusing to start" in refused["msg"] and "HTTP 401" in refused["msg"]
 
 
-SEEN: list[tuple[str, dict]] = []
+SEEN: list = []
 
 
 class Recorder(http.server.BaseHTTPRequestHandler):
     """Keeps each request's path and headers in SEEN and answers like Prometheus."""
 
     def do_GET(self):
-        SEEN.append((self.path, dict(self.headers)))
+        SEEN.append((self.path, self.headers))  # header names compare case-insensitively, as in HTTP
         body = b'{"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1, "1"]}]}}'
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

@@ -19,6 +19,7 @@ SCHEMA = {
     "cpus": list,
     "numa_nodes": list,
     "details": dict,
+    "seconds": list,
 }
 
 
@@ -44,6 +45,7 @@ def test_every_kernel_prints_the_schema(capsys, kernel, size, unit):
     assert 0 < result["min"] <= result["median"] <= result["max"]
     assert result["cpus"] == sorted(os.sched_getaffinity(0))
     assert result["numa_nodes"] and all(isinstance(node, int) for node in result["numa_nodes"])
+    assert len(result["seconds"]) == 3 and all(s > 0 for s in result["seconds"])  # one per repeat
 
 
 def test_memlat_reports_each_working_set(capsys):

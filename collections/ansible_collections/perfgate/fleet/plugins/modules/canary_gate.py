@@ -410,7 +410,7 @@ traffic:
   type: dict
 """
 
-import importlib.util
+import importlib
 import time
 import uuid
 from datetime import UTC, datetime
@@ -418,10 +418,16 @@ from datetime import UTC, datetime
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import TRAFFIC_OPTION
 
-# Looked up, not imported: each costs the runs that do not need it (numpy the judge's
-# statistics; boto3 CloudWatch, the aws_alb backend and SigV4).
-HAS_NUMPY = importlib.util.find_spec("numpy") is not None
-HAS_BOTO3 = importlib.util.find_spec("boto3") is not None
+
+def _importable(name: str) -> bool:
+    """Imported only when a run needs it: each costs the runs that do not (numpy the judge's
+    statistics; boto3 CloudWatch, the aws_alb backend and SigV4; kubernetes ingress-nginx)."""
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        return False
+    return True
+
 
 ARGUMENT_SPEC = {
     "rollout": {"type": "str", "required": True},
@@ -487,14 +493,14 @@ ARGUMENT_SPEC = {
 
 def main() -> None:
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    if not HAS_NUMPY:
+    if module.params["action"] == "evaluate" and not _importable("numpy"):
         module.fail_json(msg=missing_required_lib("numpy"))
     needs_aws = (
         (module.params["traffic"] or {}).get("aws_alb") is not None
         or any(isinstance(m, dict) and m.get("source") == "cloudwatch" for m in module.params["metrics"])
         or (module.params["prometheus_auth"] or {}).get("type") == "sigv4"
     )
-    if needs_aws and not HAS_BOTO3:
+    if needs_aws and not _importable("boto3"):
         module.fail_json(msg=missing_required_lib("boto3"))
     # Imported only when used: loading the kubernetes client costs every other run half a second.
     if (module.params["traffic"] or {}).get("ingress_nginx") is not None and importlib.util.find_spec(
