@@ -63,7 +63,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def load_config(path: str, parse_metric, config_error) -> list:
-    import yaml
+    try:
+        import yaml
+    except ImportError:
+        raise config_error("reading the config needs PyYAML: pip install 'perfgate-bench[judge]'") from None
 
     try:
         with open(path, encoding="utf-8") as handle:

@@ -79,7 +79,31 @@ def test_module_writes_the_three_files(tmp_path):
     assert document["outcome"] == "rolled_back" and len(document["parts"]["bad-a"]) == 3
     assert (dest / "chart.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "No evaluations were recorded." in (dest / "summary.md").read_text()
-    assert not [p for p in dest.iterdir() if p.name.startswith(".report-")]
+    assert not [p for p in dest.iterdir() if p.name.startswith((".report-", ".tmp-"))]
+    assert result["changed"] is True and len(result["changed_files"]) == 3
+
+
+def test_an_identical_repeat_run_is_not_a_change_and_new_records_are(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    log = state / "bad-a.decisions.jsonl"
+    log.write_text("".join(json.dumps(r) + "\n" for r in BAD_ROLLOUT[:2]))
+    task = {
+        "perfgate.fleet.rollout_report": {
+            "rollout": "bad",
+            "parts": ["bad-a"],
+            "state_dir": str(state),
+            "dest": str(tmp_path / "reports"),
+            "outcome": "rolled_back",
+        }
+    }
+    assert run_task(task)["changed"] is True
+    repeat = run_task(task)
+    assert repeat["changed"] is False and repeat["changed_files"] == []
+    log.write_text("".join(json.dumps(r) + "\n" for r in BAD_ROLLOUT))
+    assert run_task(task, check=True)["changed"] is True  # check mode says so and writes nothing
+    assert len(json.loads((tmp_path / "reports" / "decisions.json").read_text())["parts"]["bad-a"]) == 2
+    assert run_task(task)["changed"] is True
 
 
 def test_module_reports_a_corrupt_log(tmp_path):
