@@ -130,6 +130,23 @@ def _sequential_verdict(name, kind, critical, log_evalue, t: Thresholds, numbers
     return MetricVerdict(name, kind, PASS, critical, f"{name}: {pass_text} ({evidence})", numbers, sequential=True)
 
 
+def _inconclusive(name: str, kind: str, critical: bool, why: str, numbers: dict) -> MetricVerdict:
+    """Not yet sure, with data: the rollout holds and collects (never counted as no data)."""
+    numbers["inconclusive"] = True
+    return MetricVerdict(name, kind, INCONCLUSIVE, critical, f"{name}: {why}", numbers, sequential=True)
+
+
+def _collecting(name: str, kind: str, critical: bool, canary_n: float, baseline_n: float, t, numbers) -> MetricVerdict:
+    return _inconclusive(
+        name,
+        kind,
+        critical,
+        f"collecting, {canary_n:.0f} canary and {baseline_n:.0f} baseline requests so far, "
+        f"{t.min_samples} each before judging",
+        numbers,
+    )
+
+
 def _one_shot_verdict(name, critical, tests, t: Thresholds, numbers, fail_text, pass_text):
     """Two result files compared once (the CI judge): no later look to protect, so each
     threshold's z is held to the fixed-sample one-sided bound, Bonferroni over the thresholds."""
@@ -195,34 +212,11 @@ def judge_latency(
             )
     kept = {"canary": canary_total.as_dict(), "baseline": baseline_total.as_dict(), **_kept_thresholds(evidence)}
     if canary_total.n < t.min_samples or baseline_total.n < t.min_samples:
-        numbers["inconclusive"] = True
-        return Judgement(
-            MetricVerdict(
-                name,
-                "latency",
-                INCONCLUSIVE,
-                critical,
-                f"{name}: collecting, {canary_total.n:.0f} canary and {baseline_total.n:.0f} baseline requests "
-                f"so far, {t.min_samples} each before judging",
-                numbers,
-                sequential=True,
-            ),
-            kept,
-        )
+        return Judgement(_collecting(name, "latency", critical, canary_total.n, baseline_total.n, t, numbers), kept)
     thresholds = evidence.get("thresholds") or _place_thresholds(canary_total, baseline_total, t, limit)
     if not thresholds:
-        return Judgement(
-            MetricVerdict(
-                name,
-                "latency",
-                INCONCLUSIVE,
-                critical,
-                f"{name}: the baseline has no finite latencies to compare with",
-                numbers,
-                sequential=True,
-            ),
-            kept,
-        )
+        why = "the baseline has no finite latencies to compare with"
+        return Judgement(_inconclusive(name, "latency", critical, why, numbers), kept)
     kept["thresholds"] = thresholds
     tests = [exceedance_test(canary_total, baseline_total, threshold, limit, t.margin) for threshold in thresholds]
     numbers["thresholds"] = [
@@ -337,20 +331,7 @@ def judge_ratio(
         "margin": t.margin,
     }
     if tc_req < t.min_samples or tb_req < t.min_samples:
-        numbers["inconclusive"] = True
-        return Judgement(
-            MetricVerdict(
-                name,
-                "ratio",
-                INCONCLUSIVE,
-                critical,
-                f"{name}: collecting, {tc_req:.0f} canary and {tb_req:.0f} baseline requests so far, "
-                f"{t.min_samples} each before judging",
-                numbers,
-                sequential=True,
-            ),
-            kept,
-        )
+        return Judgement(_collecting(name, "ratio", critical, tc_req, tb_req, t, numbers), kept)
     if t.margin:
         # With an absolute margin the rates are compared directly (normal approximation on the
         # running totals); without one, the exact conditional test on the errors' shares.

@@ -55,10 +55,6 @@ class Histogram:
         return float(self.counts.sum()) + self.overflow
 
     @classmethod
-    def empty(cls) -> Histogram:
-        return cls(np.zeros(1), np.zeros(0), 0.0)
-
-    @classmethod
     def from_samples(cls, samples) -> Histogram:
         """Raw latencies. Infinity is a timeout (overflow); negative, NaN and non-numbers are refused."""
         if not isinstance(samples, (list, tuple, np.ndarray)):

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 PASS, FAIL, INCONCLUSIVE, NODATA, ERROR = "pass", "fail", "inconclusive", "nodata", "error"
-VERDICTS = (PASS, FAIL, INCONCLUSIVE, NODATA, ERROR)
 
 
 @dataclass(frozen=True)
