@@ -10,9 +10,12 @@ from __future__ import annotations
 import ipaddress
 import itertools
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from infra import naming
 
 # Commercial AWS regions. A region missing here is far more likely a typo ("eu-west-l") than a
 # region launched after this list was written; add it when AWS announces one.
@@ -73,6 +76,22 @@ class KubernetesSettings:
     canary_replicas: int = 1
     max_replicas: int = 6
     prometheus_stack_version: str = "79.7.1"
+    # What splits traffic between the stable and canary Services: an HTTPRoute of the Gateway API
+    # (the successor of ingress-nginx, retired in March 2026) or ingress-nginx's canary Ingress.
+    traffic_router: str = "gateway_api"
+    gateway_class: str = "eg"  # the GatewayClass of the installed implementation (Envoy Gateway: eg)
+    router_namespace: str = ""  # where the router's pods run (default: envoy-gateway-system or ingress-nginx)
+
+    @property
+    def router_pods_namespace(self) -> str:
+        default = "envoy-gateway-system" if self.traffic_router == "gateway_api" else "ingress-nginx"
+        return self.router_namespace or default
+
+
+@dataclass(frozen=True)
+class AlarmSubscription:
+    protocol: str  # email | https
+    endpoint: str
 
 
 @dataclass(frozen=True)
@@ -88,17 +107,26 @@ class StackConfig:
     alarms: AlarmThresholds
     tags: Mapping[str, str]
     domain: str | None = None
+    hosted_zone_id: str | None = None  # the public Route 53 zone of `domain`
     certificate_arns: Mapping[str, str] = field(default_factory=dict)
+    alarm_subscriptions: tuple[AlarmSubscription, ...] = ()
     agent_port: int = 8080
     flow_log_retention_days: int = 30
     access_log_retention_days: int = 30
     managed_prometheus: bool = False
+    prometheus_log_retention_days: int = 30
     ami: str = "resolve:ssm:/aws/service/debian/release/12/latest/amd64"
     kubernetes: KubernetesSettings = field(default_factory=KubernetesSettings)
 
     @property
     def gate_owns_weights(self) -> bool:
         return self.weights_owner == "gate"
+
+    def certificate_source(self, region: str) -> str:
+        """ "arn" (certificate_arns names one), "acm" (requested and DNS-validated in the zone) or "none"."""
+        if region in self.certificate_arns:
+            return "arn"
+        return "acm" if self.hosted_zone_id else "none"
 
 
 # CloudWatch Logs accepts only these retention periods (days).
@@ -126,11 +154,14 @@ def load(raw: Mapping[str, Any], stack: str) -> StackConfig:
         alarms=_alarms(raw.get("alarms", {})),
         tags=_tags(raw.get("tags")),
         domain=raw.get("domain") or None,
+        hosted_zone_id=raw.get("hosted_zone_id") or None,
         certificate_arns=_mapping(raw, "certificate_arns"),
+        alarm_subscriptions=_subscriptions(raw.get("alarm_subscriptions", [])),
         agent_port=_integer(raw, "agent_port", 8080, 1, 65535),
         flow_log_retention_days=_retention(raw, "flow_log_retention_days"),
         access_log_retention_days=_integer(raw, "access_log_retention_days", 30, 1, 3650),
         managed_prometheus=bool(raw.get("managed_prometheus", False)),
+        prometheus_log_retention_days=_retention(raw, "prometheus_log_retention_days"),
         ami=_string(raw, "ami", StackConfig.ami),
         kubernetes=_kubernetes(raw.get("kubernetes", {})),
     )
@@ -139,13 +170,41 @@ def load(raw: Mapping[str, Any], stack: str) -> StackConfig:
         raise ConfigError(f"certificate_arns names region(s) not in regions: {', '.join(sorted(unknown_cert_regions))}")
     if config.tags["env"] != config.env:
         raise ConfigError(f"tags.env is {config.tags['env']!r} but env is {config.env!r}; they must match")
+    _check_env_fits_names(config)
+    if config.managed_prometheus and DEBIAN_12_AMI in config.ami:
+        raise ConfigError(
+            "perfgate:managed_prometheus needs hosts whose Prometheus signs SigV4 remote writes; Debian 12's "
+            "(2.42) sends them unsigned, so set perfgate:ami to resolve:ssm:/aws/service/debian/release/13/latest/amd64"
+        )
+    if bool(config.domain) != bool(config.hosted_zone_id):
+        raise ConfigError(
+            "perfgate:domain and perfgate:hosted_zone_id go together: the records and the certificates' "
+            "validation records are written into that public hosted zone (aws route53 list-hosted-zones-by-name)"
+        )
+    if config.hosted_zone_id and not re.fullmatch(r"Z[A-Z0-9]{1,31}", config.hosted_zone_id):
+        raise ConfigError(f"perfgate:hosted_zone_id {config.hosted_zone_id!r} is not a Route 53 zone id (Z...)")
     return config
+
+
+DEBIAN_12_AMI = "/debian/release/12/"
+ENV_PATTERN = re.compile(r"[a-z](?:[a-z0-9-]*[a-z0-9])?")
+
+
+def _check_env_fits_names(config: StackConfig) -> None:
+    longest = naming.longest_env([r.name for r in config.regions])
+    if not ENV_PATTERN.fullmatch(config.env) or len(config.env) > longest:
+        raise ConfigError(
+            f"perfgate:env {config.env!r} must be 1 to {longest} lowercase letters, digits or inner hyphens: "
+            f"it is part of the load balancer and target group names, which AWS limits to {naming.ELB_NAME_LIMIT} "
+            "characters"
+        )
 
 
 _KNOWN_KEYS = {
     "env", "platform", "regions", "az_count", "nat", "fleet", "weights", "weights_owner", "alarms", "tags",
-    "domain", "certificate_arns", "agent_port", "flow_log_retention_days", "access_log_retention_days",
-    "managed_prometheus", "ami", "kubernetes",
+    "domain", "hosted_zone_id", "certificate_arns", "alarm_subscriptions", "agent_port",
+    "flow_log_retention_days", "access_log_retention_days", "managed_prometheus",
+    "prometheus_log_retention_days", "ami", "kubernetes",
 }  # fmt: skip
 
 
@@ -183,6 +242,29 @@ def _mapping(raw: Mapping[str, Any], key: str) -> dict[str, str]:
     if not isinstance(value, Mapping):
         raise ConfigError(f"perfgate:{key} must be a mapping, got {type(value).__name__}")
     return {str(k): str(v) for k, v in value.items()}
+
+
+SUBSCRIPTION_ENDPOINTS = {"email": re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+"), "https": re.compile(r"https://\S+")}
+
+
+def _subscriptions(value: Any) -> tuple[AlarmSubscription, ...]:
+    if not isinstance(value, list):
+        raise ConfigError("perfgate:alarm_subscriptions must be a list of {protocol, endpoint}")
+    subscriptions = []
+    for index, entry in enumerate(value):
+        if not isinstance(entry, Mapping) or set(entry) != {"protocol", "endpoint"}:
+            raise ConfigError(f"perfgate:alarm_subscriptions[{index}] must have exactly protocol and endpoint")
+        protocol, endpoint = entry["protocol"], entry["endpoint"]
+        if protocol not in SUBSCRIPTION_ENDPOINTS:
+            raise ConfigError(
+                f"perfgate:alarm_subscriptions[{index}].protocol must be email or https; got {protocol!r}"
+            )
+        if not isinstance(endpoint, str) or not SUBSCRIPTION_ENDPOINTS[protocol].fullmatch(endpoint):
+            raise ConfigError(
+                f"perfgate:alarm_subscriptions[{index}].endpoint {endpoint!r} is not an {protocol} endpoint"
+            )
+        subscriptions.append(AlarmSubscription(protocol, endpoint))
+    return tuple(subscriptions)
 
 
 def _regions(value: Any, required: bool) -> tuple[Region, ...]:
@@ -299,7 +381,12 @@ def _kubernetes(value: Any) -> KubernetesSettings:
     unknown = sorted(set(value) - known)
     if unknown:
         raise ConfigError(f"perfgate:kubernetes has unknown key(s) {', '.join(unknown)}")
-    return KubernetesSettings(**value)
+    settings = KubernetesSettings(**value)
+    if settings.traffic_router not in ("gateway_api", "ingress_nginx"):
+        raise ConfigError(
+            f"perfgate:kubernetes.traffic_router must be gateway_api or ingress_nginx; got {settings.traffic_router!r}"
+        )
+    return settings
 
 
 def subnet_cidr(region: Region, tier: str, az_index: int) -> str:

@@ -1,7 +1,13 @@
 """Fleet: the agent hosts of one region, one auto scaling group per group (stable, canary).
 
-Hosts are reached through Systems Manager, not SSH: no key pair, no port 22. User data only
-installs python3 so Ansible can take over; site.yml does everything else.
+Hosts are reached through Systems Manager, not SSH: no key pair, no port 22. Debian's AMIs do
+not ship the SSM agent, so the user data installs it (from the region's own SSM bucket, through
+the VPC's S3 endpoint) and python3, and Ansible takes over from there; site.yml does everything
+else. Ansible's aws_ssm connection moves files through an S3 bucket, one per region here.
+
+The groups use EC2 health checks: the agent only listens once site.yml has run, so an ELB
+health check would have the group replace every new host before it could be configured. The
+target group's health check still keeps traffic off a host whose agent does not answer.
 """
 
 from __future__ import annotations
@@ -18,10 +24,23 @@ from infra.tagging import tags_for
 
 # The tags the aws_ec2 inventory (inventories/aws/aws_ec2.yml) groups hosts by.
 ENV_TAG, REGION_TAG, GROUP_TAG = "perfgate:env", "perfgate:region", "perfgate:group"
+SSM_AGENT_DEB = "https://s3.{region}.amazonaws.com/amazon-ssm-{region}/latest/debian_amd64/amazon-ssm-agent.deb"
 USER_DATA = """#cloud-config
 package_update: true
-packages: [python3]
+packages: [python3, curl]
+runcmd:
+  - [curl, --fail, --silent, --show-error, --retry, "5", -o, /var/tmp/amazon-ssm-agent.deb, "{agent_deb}"]
+  - [dpkg, -i, /var/tmp/amazon-ssm-agent.deb]
+  - [systemctl, enable, --now, amazon-ssm-agent]
 """
+# Long enough for cloud-init to install the SSM agent; EC2 health checks only need the instance up.
+HEALTH_CHECK_GRACE_SECONDS = 300
+
+
+def user_data(region: str) -> str:
+    return USER_DATA.format(agent_deb=SSM_AGENT_DEB.format(region=region))
+
+
 SSM_CORE_POLICY = "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"
 
 
@@ -36,6 +55,7 @@ class FleetArgs:
     security_group_id: pulumi.Input[str]
     target_group_arns: dict[str, pulumi.Input[str]]
     tags: dict[str, str]
+    prometheus_workspace_arn: pulumi.Input[str] | None = None  # the hosts remote-write to it
     root_volume_gib: int = 20
     key_name: str | None = None  # no SSH key unless asked for
 
@@ -59,6 +79,15 @@ class Fleet(pulumi.ComponentResource):
             opts=child,
         )
         aws.iam.RolePolicyAttachment(f"{name}-ssm", role=role.name, policy_arn=SSM_CORE_POLICY, opts=child)
+        self.transfer_bucket = self._transfer_bucket(name, args, child)
+        aws.iam.RolePolicy(
+            f"{name}-instance",
+            role=role.id,
+            policy=pulumi.Output.all(self.transfer_bucket.arn, args.prometheus_workspace_arn).apply(
+                lambda values: _instance_policy(*values)
+            ),
+            opts=child,
+        )
         profile = aws.iam.InstanceProfile(
             f"{name}-instance", role=role.name, tags=tags_for(args.tags, f"{name}-instance"), opts=child
         )
@@ -78,7 +107,7 @@ class Fleet(pulumi.ComponentResource):
                 key_name=args.key_name,
                 iam_instance_profile={"arn": profile.arn},
                 vpc_security_group_ids=[args.security_group_id],
-                user_data=base64.b64encode(USER_DATA.encode()).decode(),
+                user_data=base64.b64encode(user_data(args.region).encode()).decode(),
                 # IMDSv2 only, and one hop so containers on the host cannot reach the credentials.
                 metadata_options={
                     "http_endpoint": "enabled",
@@ -114,12 +143,92 @@ class Fleet(pulumi.ComponentResource):
                 desired_capacity=sizing.size,
                 vpc_zone_identifiers=args.subnet_ids,
                 target_group_arns=[args.target_group_arns[group]],
-                health_check_type="ELB",
-                health_check_grace_period=120,
+                health_check_type="EC2",
+                health_check_grace_period=HEALTH_CHECK_GRACE_SECONDS,
                 launch_template={"id": template.id, "version": template.latest_version.apply(str)},
                 # Instances are replaced one at a time when the template changes.
                 instance_refresh={"strategy": "Rolling", "preferences": {"min_healthy_percentage": 50}},
                 tags=[{"key": k, "value": v, "propagate_at_launch": True} for k, v in host_tags.items()],
                 opts=child,
             )
-        self.register_outputs({"group_names": {g: asg.name for g, asg in self.groups.items()}})
+        self.register_outputs(
+            {
+                "group_names": {g: asg.name for g, asg in self.groups.items()},
+                "transfer_bucket": self.transfer_bucket.bucket,
+            }
+        )
+
+    def _transfer_bucket(self, name: str, args: FleetArgs, child: pulumi.ResourceOptions) -> aws.s3.Bucket:
+        """Where the aws_ssm connection stages module files; private, TLS only, emptied daily."""
+        bucket = aws.s3.Bucket(f"{name}-ssm", force_destroy=True, tags=tags_for(args.tags, f"{name}-ssm"), opts=child)
+        aws.s3.BucketPublicAccessBlock(
+            f"{name}-ssm",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        # S3-managed keys: the hosts fetch the files with pre-signed URLs, which SSE-KMS would
+        # also make depend on the controller's KMS permissions.
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-ssm",
+            bucket=bucket.id,
+            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-ssm",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "id": "expire-transfers",
+                    "status": "Enabled",
+                    "filter": {"prefix": ""},
+                    "expiration": {"days": 1},
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
+                }
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{name}-ssm",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "TlsOnly",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": [arn, f"{arn}/*"],
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        return bucket
+
+
+def _instance_policy(transfer_bucket_arn: str, workspace_arn: str | None) -> str:
+    """The hosts read and write the aws_ssm transfer bucket, and remote-write to the workspace."""
+    statements = [
+        {
+            "Sid": "SsmFileTransfer",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            "Resource": f"{transfer_bucket_arn}/*",
+        }
+    ]
+    if workspace_arn:
+        statements.append(
+            {"Sid": "PrometheusRemoteWrite", "Effect": "Allow", "Action": "aps:RemoteWrite", "Resource": workspace_arn}
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements})

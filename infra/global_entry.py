@@ -21,6 +21,7 @@ class RegionalEndpoint:
 @dataclass
 class GlobalEntryArgs:
     domain: str  # the hosted zone, for example example.com
+    hosted_zone_id: str  # its id, from the config: looking it up would fail every preview without the zone
     record_name: str  # for example perfgate.example.com
     provider: aws.Provider  # Route 53 is global; any region's provider works
     endpoints: list[RegionalEndpoint]
@@ -31,9 +32,6 @@ class GlobalEntry(pulumi.ComponentResource):
     def __init__(self, name: str, args: GlobalEntryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("perfgate:dns:GlobalEntry", name, None, opts)
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
-        zone = aws.route53.get_zone(
-            name=args.domain, private_zone=False, opts=pulumi.InvokeOptions(provider=args.provider)
-        )
         for endpoint in args.endpoints:
             health = aws.route53.HealthCheck(
                 f"{name}-{endpoint.region}",
@@ -49,7 +47,7 @@ class GlobalEntry(pulumi.ComponentResource):
             )
             aws.route53.Record(
                 f"{name}-{endpoint.region}",
-                zone_id=zone.zone_id,
+                zone_id=args.hosted_zone_id,
                 name=args.record_name,
                 type="A",
                 set_identifier=endpoint.region,

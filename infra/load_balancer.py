@@ -1,5 +1,10 @@
 """CanaryLoadBalancer: an ALB whose listener forwards by weight to a stable and a canary target group.
 
+With a certificate the forwarding listener is HTTPS and port 80 only redirects to it; without one
+the ALB listens on HTTP alone, and its security group opens only the ports that have listeners.
+The ALB and target groups have explicit short names (infra/naming.py); a change that makes AWS
+replace one (its port, protocol or VPC) needs the old one deleted first, as the names are reused.
+
 With weights_owner "gate" the listener's target-group weights are left to canary_gate: Pulumi
 writes them on create and then ignores them (ignore_changes), so `pulumi up` during a rollout
 does not snap the canary back to its configured weight. Caveat: the ignored paths are positions
@@ -14,6 +19,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra import naming
 from infra.tagging import tags_for
 
 GROUPS = ("stable", "canary")
@@ -25,6 +31,7 @@ TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 
 @dataclass
 class CanaryLoadBalancerArgs:
+    env: str
     region: str
     provider: aws.Provider
     vpc_id: pulumi.Input[str]
@@ -34,7 +41,7 @@ class CanaryLoadBalancerArgs:
     gate_owns_weights: bool
     access_log_retention_days: int
     tags: dict[str, str]
-    certificate_arn: str | None = None
+    certificate_arn: pulumi.Input[str] | None = None
 
 
 class CanaryLoadBalancer(pulumi.ComponentResource):
@@ -43,10 +50,11 @@ class CanaryLoadBalancer(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         tag = lambda suffix, **extra: tags_for(args.tags, f"{name}-{suffix}", **extra)  # noqa: E731
 
+        https = args.certificate_arn is not None
         self.alb_security_group = aws.ec2.SecurityGroup(
             f"{name}-alb",
             vpc_id=args.vpc_id,
-            description="HTTP and HTTPS from anywhere to the ALB",
+            description="HTTP and HTTPS from anywhere to the ALB" if https else "HTTP from anywhere to the ALB",
             tags=tag("alb"),
             opts=child,
         )
@@ -73,7 +81,7 @@ class CanaryLoadBalancer(pulumi.ComponentResource):
                 **peer,
             )
 
-        for port in (80, 443):
+        for port in (80, 443) if https else (80,):
             for family, cidr in (("ipv4", "0.0.0.0/0"), ("ipv6", "::/0")):
                 tcp_rule(
                     "in", f"alb-{port}-{family}", self.alb_security_group, port,
@@ -98,6 +106,7 @@ class CanaryLoadBalancer(pulumi.ComponentResource):
 
         self.alb = aws.lb.LoadBalancer(
             name,
+            name=naming.load_balancer_name(args.env, args.region),
             load_balancer_type="application",
             internal=False,
             subnets=args.public_subnet_ids,
@@ -110,6 +119,7 @@ class CanaryLoadBalancer(pulumi.ComponentResource):
         self.target_groups = {
             group: aws.lb.TargetGroup(
                 f"{name}-{group}",
+                name=naming.target_group_name(args.env, args.region, group),
                 port=args.agent_port,
                 protocol="HTTP",
                 target_type="instance",
@@ -139,7 +149,7 @@ class CanaryLoadBalancer(pulumi.ComponentResource):
             child,
             pulumi.ResourceOptions(ignore_changes=GATE_OWNED_WEIGHT_PATHS if args.gate_owns_weights else None),
         )
-        if args.certificate_arn:
+        if https:
             self.listener = aws.lb.Listener(
                 f"{name}-https",
                 load_balancer_arn=self.alb.arn,

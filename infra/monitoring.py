@@ -1,5 +1,10 @@
 """Monitoring: per-region alarms on both target groups, a composite "canary unhealthy" alarm, an
-SNS topic and a dashboard; and, per stack, an optional Amazon Managed Prometheus workspace.
+SNS topic with the configured subscriptions and a dashboard; and, per stack, an optional Amazon
+Managed Prometheus workspace that the hosts' Prometheus remote-writes to.
+
+The topic is encrypted with a customer-managed KMS key whose policy lets CloudWatch use it: with
+the AWS-managed alias/aws/sns key, whose policy cannot be changed, CloudWatch cannot publish and
+every alarm notification is dropped.
 
 Alarm thresholds come from the stack's `alarms` config, named like the gate's rollout variables,
 so the alarm and the gate judge the same numbers.
@@ -13,7 +18,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import AlarmThresholds
+from infra.config import AlarmSubscription, AlarmThresholds
 from infra.tagging import tags_for
 
 ALARM_KINDS = ("errors", "latency", "unhealthy")
@@ -26,7 +31,34 @@ class MonitoringArgs:
     alb_arn_suffix: pulumi.Input[str]
     target_group_arn_suffixes: dict[str, pulumi.Input[str]]  # group -> arn suffix
     thresholds: AlarmThresholds
+    subscriptions: tuple[AlarmSubscription, ...]
     tags: dict[str, str]
+
+
+def alarm_topic_key_policy(account_id: str) -> str:
+    """The account administers the key; CloudWatch may encrypt messages for the topic with it."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Sid": "AccountAdministers",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account_id}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "CloudWatchPublishesAlarms",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+                },
+            ],
+        }
+    )
 
 
 class Monitoring(pulumi.ComponentResource):
@@ -35,9 +67,28 @@ class Monitoring(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self, provider=args.provider)
         limits = args.thresholds
 
-        self.topic = aws.sns.Topic(
-            f"{name}-alarms", kms_master_key_id="alias/aws/sns", tags=tags_for(args.tags, f"{name}-alarms"), opts=child
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(provider=args.provider))
+        key = aws.kms.Key(
+            f"{name}-alarms",
+            description=f"Encrypts the {name} alarm topic; CloudWatch may use it to publish",
+            enable_key_rotation=True,
+            deletion_window_in_days=30,
+            policy=account.account_id.apply(alarm_topic_key_policy),
+            tags=tags_for(args.tags, f"{name}-alarms"),
+            opts=child,
         )
+        aws.kms.Alias(f"{name}-alarms", name=f"alias/{name}-alarms", target_key_id=key.key_id, opts=child)
+        self.topic = aws.sns.Topic(
+            f"{name}-alarms", kms_master_key_id=key.arn, tags=tags_for(args.tags, f"{name}-alarms"), opts=child
+        )
+        for index, subscription in enumerate(args.subscriptions):
+            aws.sns.TopicSubscription(
+                f"{name}-alarms-{index}",
+                topic=self.topic.arn,
+                protocol=subscription.protocol,
+                endpoint=subscription.endpoint,
+                opts=child,
+            )
         common = {
             "evaluation_periods": limits.evaluation_periods,
             "alarm_actions": [self.topic.arn],
@@ -181,7 +232,9 @@ class PrometheusWorkspaceArgs:
 
 
 class PrometheusWorkspace(pulumi.ComponentResource):
-    """One Amazon Managed Prometheus workspace per stack; agents' Prometheus servers remote-write to it."""
+    """One Amazon Managed Prometheus workspace per stack. Each host's Prometheus remote-writes its own
+    agent's series to it with SigV4 (the instance role has aps:RemoteWrite on it), and the gate can
+    query it with prometheus_auth sigv4."""
 
     def __init__(self, name: str, args: PrometheusWorkspaceArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("perfgate:monitoring:PrometheusWorkspace", name, None, opts)
@@ -197,4 +250,5 @@ class PrometheusWorkspace(pulumi.ComponentResource):
             opts=child,
         )
         self.remote_write_url = self.workspace.prometheus_endpoint.apply(lambda url: f"{url}api/v1/remote_write")
-        self.register_outputs({"remote_write_url": self.remote_write_url})
+        self.query_url = self.workspace.prometheus_endpoint.apply(lambda url: url.rstrip("/"))
+        self.register_outputs({"remote_write_url": self.remote_write_url, "query_url": self.query_url})

@@ -8,7 +8,9 @@
 It writes `rollout_targets`: per region, the ALB listener and target groups the gate moves the
 weight on, and CloudWatch metrics for the gate (p99 TargetResponseTime and the 5xx ratio of each
 target group). Thresholds stay references to the rollout_* variables, so group_vars and -e still
-set them. The file is replaced atomically; bad input leaves any previous file untouched.
+set them. For site.yml it writes each region's aws_ssm transfer bucket and, when the stack has an
+Amazon Managed Prometheus workspace, the hosts' remote-write target. The file is replaced
+atomically; bad input leaves any previous file untouched.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -106,6 +109,34 @@ def rollout_targets(outputs: dict) -> list[dict]:
     return targets
 
 
+AMP_URL = re.compile(r"^https://aps-workspaces\.([a-z0-9-]+)\.amazonaws\.com/workspaces/[^/]+/api/v1/remote_write$")
+
+
+def host_variables(outputs: dict) -> dict:
+    """What site.yml needs on AWS: the aws_ssm bucket of each host's region, and remote write."""
+    regions = outputs["regions"]
+    buckets = {}
+    for name, region in sorted(regions.items()):
+        if not region.get("ssm_bucket"):
+            raise OutputsError(f"region {name}: the outputs lack ssm_bucket")
+        buckets[name] = region["ssm_bucket"]
+    variables = {
+        "perfgate_ssm_buckets": buckets,
+        # Templated per host: `region` comes from the host's perfgate:region tag.
+        "ansible_aws_ssm_bucket_name": "{{ perfgate_ssm_buckets[region] }}",
+    }
+    urls = {region.get("amp_remote_write_url") for region in regions.values()} - {None}
+    if len(urls) > 1:
+        raise OutputsError(f"the regions name different remote-write URLs: {sorted(urls)}")
+    if urls:
+        url = urls.pop()
+        match = AMP_URL.match(url)
+        if not match:
+            raise OutputsError(f"amp_remote_write_url {url!r} is not an Amazon Managed Prometheus remote-write URL")
+        variables["perfgate_prometheus_remote_write"] = [{"url": url, "sigv4_region": match.group(1)}]
+    return variables
+
+
 def render(outputs: dict) -> str:
     header = (
         f"# Written by infra/stack_vars.py from the outputs of the {outputs.get('env', '?')} stack; "
@@ -115,7 +146,9 @@ def render(outputs: dict) -> str:
         header += (
             "# Note: this stack has weights_owner: pulumi, so the next `pulumi up` resets any weight the gate sets.\n"
         )
-    return header + yaml.safe_dump({"rollout_targets": rollout_targets(outputs)}, sort_keys=False, width=120)
+    targets = rollout_targets(outputs)  # checks the regions first
+    document = {**host_variables(outputs), "rollout_targets": targets}
+    return header + yaml.safe_dump(document, sort_keys=False, width=120)
 
 
 def write_atomically(path: Path, text: str) -> None:

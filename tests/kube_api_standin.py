@@ -1,11 +1,14 @@
-"""A stand-in for the corner of the Kubernetes API that canary_gate's ingress_nginx backend uses.
+"""A stand-in for the corner of the Kubernetes API that canary_gate's ingress_nginx and
+gateway_api backends use.
 
 No kube-apiserver can be installed on these machines (it is in neither Debian nor PyPI, and no
-image registry is reachable), so the backend is tested through the real `kubernetes` Python client
-against this server. It follows the API's documented behaviour for what the backend touches:
-GET and PATCH of networking.k8s.io/v1 Ingresses, bearer-token authentication, RFC 6902 JSON
-Patches applied all-or-nothing, a failed `test` operation answered 422, unknown objects 404 and a
-wrong token 401, each with a Status object as the body.
+image registry is reachable), so the backends are tested through the real `kubernetes` Python
+client against this server. It follows the API's documented behaviour for what they touch: GET
+and PATCH of networking.k8s.io/v1 Ingresses and of gateway.networking.k8s.io/v1 HTTPRoutes (a
+custom resource, served under /apis/<group>/<version>), bearer-token authentication, RFC 6902
+JSON Patches (object members and array indices) applied all-or-nothing, a failed `test`
+operation answered 422, unknown objects 404 and a wrong token 401, each with a Status object as
+the body.
 """
 
 from __future__ import annotations
@@ -17,7 +20,11 @@ import re
 import threading
 from pathlib import Path
 
-INGRESS_PATH = re.compile(r"^/apis/networking\.k8s\.io/v1/namespaces/([^/]+)/ingresses/([^/?]+)")
+OBJECT_PATH = re.compile(
+    r"^/apis/(?P<api>networking\.k8s\.io/v1|gateway\.networking\.k8s\.io/v1)"
+    r"/namespaces/(?P<namespace>[^/]+)/(?P<plural>ingresses|httproutes)/(?P<name>[^/?]+)"
+)
+SERVED = {("networking.k8s.io/v1", "ingresses"), ("gateway.networking.k8s.io/v1", "httproutes")}
 
 
 class PatchRejected(Exception):
@@ -30,31 +37,50 @@ def _pointer_tokens(pointer: str) -> list[str]:
     return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
 
 
+def _child(node, token: str, path: str):
+    if isinstance(node, dict) and token in node:
+        return node[token]
+    if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+        return node[int(token)]
+    raise PatchRejected(f"path {path} does not exist")
+
+
 def apply_json_patch(document: dict, operations: list) -> dict:
-    """RFC 6902 add/replace/remove/test on objects (all the backend sends); all or nothing."""
+    """RFC 6902 add/replace/remove/test on object members and array elements; all or nothing."""
     result = copy.deepcopy(document)
     for operation in operations:
-        *parents, last = _pointer_tokens(operation["path"])
+        path = operation["path"]
+        *parents, last = _pointer_tokens(path)
         node = result
         for token in parents:
-            if not isinstance(node, dict) or token not in node:
-                raise PatchRejected(f"path {operation['path']} does not exist")
-            node = node[token]
+            node = _child(node, token, path)
         op = operation["op"]
         if op == "test":
-            if node.get(last) != operation["value"]:
-                raise PatchRejected(
-                    f"test failed: {operation['path']} is {node.get(last)!r}, not {operation['value']!r}"
-                )
+            missing = object()
+            try:
+                current = _child(node, last, path)
+            except PatchRejected:
+                current = missing
+            if current is missing or current != operation["value"]:
+                shown = "absent" if current is missing else repr(current)
+                raise PatchRejected(f"test failed: {path} is {shown}, not {operation['value']!r}")
         elif op == "add":
-            node[last] = operation["value"]
-        elif op in ("replace", "remove"):
-            if last not in node:
-                raise PatchRejected(f"path {operation['path']} does not exist")
-            if op == "replace":
+            if isinstance(node, list):
+                index = len(node) if last == "-" else int(last)
+                if index > len(node):
+                    raise PatchRejected(f"path {path} is past the end of the array")
+                node.insert(index, operation["value"])
+            elif isinstance(node, dict):
                 node[last] = operation["value"]
             else:
-                del node[last]
+                raise PatchRejected(f"path {path} does not exist")
+        elif op in ("replace", "remove"):
+            _child(node, last, path)
+            key = int(last) if isinstance(node, list) else last
+            if op == "replace":
+                node[key] = operation["value"]
+            else:
+                del node[key]
         else:
             raise PatchRejected(f"unsupported operation {op!r}")
     return result
@@ -64,6 +90,7 @@ class KubeApiStandIn:
     def __init__(self, token: str = "perfgate-gate-token"):
         self.token = token
         self.ingresses: dict[tuple[str, str], dict] = {}
+        self.routes: dict[tuple[str, str], dict] = {}  # HTTPRoutes
         self.requests: list[tuple[str, str, str | None]] = []  # method, path, content type
         self.refuse_patches = False  # answer 403, as RBAC would without the patch verb
         self.drop_patches = False  # answer 200 and keep the object, as a broken mutating webhook might
@@ -79,6 +106,20 @@ class KubeApiStandIn:
             "metadata": {"name": name, "namespace": namespace, "resourceVersion": "1", "annotations": annotations},
             "spec": {"ingressClassName": "nginx"},
         }
+
+    def add_route(self, namespace: str, name: str, rules: list[dict]) -> None:
+        self.routes[(namespace, name)] = {
+            "apiVersion": "gateway.networking.k8s.io/v1",
+            "kind": "HTTPRoute",
+            "metadata": {"name": name, "namespace": namespace, "resourceVersion": "1"},
+            "spec": {"parentRefs": [{"name": "perfgate-bench"}], "rules": rules},
+        }
+
+    def backend_refs(self, namespace: str, name: str, rule: int = 0) -> list[dict]:
+        return self.routes[(namespace, name)]["spec"]["rules"][rule]["backendRefs"]
+
+    def _store(self, plural: str) -> dict[tuple[str, str], dict]:
+        return self.ingresses if plural == "ingresses" else self.routes
 
     def annotations(self, namespace: str, name: str) -> dict[str, str]:
         return self.ingresses[(namespace, name)]["metadata"]["annotations"]
@@ -139,18 +180,22 @@ class KubeApiStandIn:
                 if self.headers.get("Authorization") != f"Bearer {api.token}":
                     self._status(401, "Unauthorized", "Unauthorized")
                     return None
-                match = INGRESS_PATH.match(self.path)
-                key = match and (match.group(1), match.group(2))
-                if not key or key not in api.ingresses:
-                    self._status(404, "NotFound", f"ingresses {key[1] if key else '?'} not found")
+                match = OBJECT_PATH.match(self.path)
+                if not match or (match["api"], match["plural"]) not in SERVED:
+                    self._status(404, "NotFound", "the server could not find the requested resource")
                     return None
-                return key
+                store, key = api._store(match["plural"]), (match["namespace"], match["name"])
+                if key not in store:
+                    self._status(404, "NotFound", f"{match['plural']} {key[1]!r} not found")
+                    return None
+                return store, key
 
             def do_GET(self):
-                key = self._target()
-                if key:
+                target = self._target()
+                if target:
+                    store, key = target
                     with api._lock:
-                        body = copy.deepcopy(api.ingresses[key])
+                        body = copy.deepcopy(store[key])
                     self._send(200, body)
                     if api.after_read:
                         api.after_read(api)
@@ -158,11 +203,12 @@ class KubeApiStandIn:
             def do_PATCH(self):
                 length = int(self.headers.get("Content-Length", 0))
                 operations = json.loads(self.rfile.read(length) or b"null")
-                key = self._target()
-                if not key:
+                target = self._target()
+                if not target:
                     return
+                store, key = target
                 if api.refuse_patches:
-                    self._status(403, "Forbidden", "ingresses is forbidden: cannot patch")
+                    self._status(403, "Forbidden", "the gate's user cannot patch this resource")
                     return
                 if self.headers.get("Content-Type") != "application/json-patch+json" or not isinstance(
                     operations, list
@@ -171,15 +217,15 @@ class KubeApiStandIn:
                     return
                 with api._lock:
                     try:
-                        patched = apply_json_patch(api.ingresses[key], operations)
+                        patched = apply_json_patch(store[key], operations)
                     except PatchRejected as error:
                         self._status(422, "Invalid", str(error))
                         return
                     if not api.drop_patches:
                         version = int(patched["metadata"]["resourceVersion"]) + 1
                         patched["metadata"]["resourceVersion"] = str(version)
-                        api.ingresses[key] = patched
-                    body = copy.deepcopy(api.ingresses[key])
+                        store[key] = patched
+                    body = copy.deepcopy(store[key])
                 self._send(200, body)
 
         return Handler

@@ -1,24 +1,30 @@
 """Runs infra/__main__.py under pulumi.runtime.set_mocks and records every resource it declares.
 
 The Pulumi CLI and provider plugins cannot be installed here, so the program runs against mocks
-that echo inputs back as state, add the few computed outputs the program reads (ARNs, ids, DNS
-names) and answer the invokes it makes (availability zones, ELB account, hosted zone).
+that echo inputs back as state and add the few computed outputs the program reads (ARNs, ids,
+DNS names). They refuse what the providers refuse (pulumi_provider_rules.py: name limits after
+auto-naming, nested required properties, snake_case in custom resources) and answer only the
+invokes a real account answers the same way everywhere (availability zones, the ELB log account,
+the caller's account id). A refusal fails the run, as `pulumi preview` would.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
+import pulumi_provider_rules as provider_rules
 import yaml
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 REPO = Path(__file__).resolve().parents[1]
+ACCOUNT_ID = "123456789012"
 PROGRAM = REPO / "infra" / "__main__.py"
 
 
@@ -35,6 +41,9 @@ class Resource:
 @dataclass
 class ProgramRun:
     resources: list[Resource] = field(default_factory=list)
+    components: list[Resource] = field(default_factory=list)  # ComponentResources: the analyzer sees them too
+    refusals: list[str] = field(default_factory=list)  # what the providers refused, in order
+    invokes: list[str] = field(default_factory=list)
     outputs: dict = field(default_factory=dict)
     options: dict[str, dict] = field(default_factory=dict)
 
@@ -49,7 +58,7 @@ class ProgramRun:
 
 
 # Outputs the program reads that a real provider would compute.
-def _computed(type_token: str, name: str, inputs: dict) -> dict:
+def _computed(type_token: str, name: str, inputs: dict, region: str | None) -> dict:
     arn = f"arn:aws:mock:::{name}"
     extra = {"arn": arn}
     if type_token == "aws:ec2/vpc:Vpc":
@@ -63,11 +72,27 @@ def _computed(type_token: str, name: str, inputs: dict) -> dict:
     elif type_token == "aws:ec2/launchTemplate:LaunchTemplate":
         extra |= {"latestVersion": 1}
     elif type_token == "aws:amp/workspace:Workspace":
-        extra |= {"prometheusEndpoint": f"https://aps.example/workspaces/{name}/"}
-    elif type_token == "aws:s3/bucket:Bucket":
-        extra |= {"bucket": name}
-    if "name" not in inputs:
-        extra["name"] = f"{name}-mock"
+        workspace = "ws-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+        extra |= {"prometheusEndpoint": f"https://aps-workspaces.{region}.amazonaws.com/workspaces/{workspace}/"}
+    elif type_token == "aws:kms/key:Key":
+        extra |= {"keyId": f"{name}-key-id"}
+    elif type_token == "aws:acm/certificate:Certificate":
+        # ACM's validation CNAME depends on the account and the domain, not on the region.
+        token = hashlib.sha256(inputs["domainName"].encode()).hexdigest()[:16]
+        extra |= {
+            "domainValidationOptions": [
+                {
+                    "domainName": inputs["domainName"],
+                    "resourceRecordName": f"_{token}.{inputs['domainName']}.",
+                    "resourceRecordType": "CNAME",
+                    "resourceRecordValue": f"_{token}.acm-validations.aws.",
+                }
+            ]
+        }
+    elif type_token == "aws:route53/record:Record":
+        extra |= {"fqdn": str(inputs["name"]).rstrip(".")}
+    elif type_token == "aws:acm/certificateValidation:CertificateValidation":
+        extra |= {"certificateArn": inputs["certificateArn"]}
     return extra
 
 
@@ -87,6 +112,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self, run: ProgramRun):
         self.run = run
         self.provider_regions: dict[str, str] = {}
+        self.account = provider_rules.Account()
 
     def _region_of(self, provider: str | None) -> tuple[str | None, str | None]:
         if not provider:
@@ -99,8 +125,18 @@ class RecordingMocks(pulumi.runtime.Mocks):
             self.provider_regions[args.name] = args.inputs.get("region")
         provider_name, region = self._region_of(args.provider)
         if not args.custom:  # a ComponentResource: nothing is created in the cloud
+            self.run.components.append(Resource(args.typ, args.name, dict(args.inputs), None, None))
             return f"{args.name}-id", {}
-        state = {**args.inputs, **_computed(args.typ, args.name, args.inputs)}
+        try:
+            named = provider_rules.check(args.typ, args.name, args.inputs)
+            for value in named.values():
+                self.account.claim_name(args.typ, region, value, args.name)
+            if args.typ == "aws:route53/record:Record":
+                self.account.claim_record(args.inputs, args.name)
+        except provider_rules.ProviderRefusal as refusal:
+            self.run.refusals.append(str(refusal))
+            raise
+        state = {**args.inputs, **_computed(args.typ, args.name, args.inputs, region), **named}
         resource_id = f"{args.name}-id"
         self.run.resources.append(
             Resource(args.typ, args.name, dict(args.inputs), provider_name, region, {**state, "id": resource_id})
@@ -109,13 +145,23 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         _, region = self._region_of(args.provider)
+        self.run.invokes.append(args.token)
         if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             return {"names": [f"{region}{zone}" for zone in "abcd"], "zoneIds": [], "id": region}
         if args.token == "aws:elb/getServiceAccount:getServiceAccount":
             return {"arn": "arn:aws:iam::156460612806:root", "id": "156460612806"}
-        if args.token == "aws:route53/getZone:getZone":
-            return {"zoneId": "ZEXAMPLE", "name": args.args.get("name"), "id": "ZEXAMPLE"}
-        raise NotImplementedError(f"the mocks do not answer {args.token}")
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
+                "userId": "AIDA",
+                "id": ACCOUNT_ID,
+            }
+        # Anything else (a hosted zone, an AMI, a secret) depends on what the account holds: a
+        # program that needs it at preview fails for every user who does not have it.
+        refusal = f"the mocks do not answer {args.token}: the answer depends on the account"
+        self.run.refusals.append(refusal)
+        raise provider_rules.ProviderRefusal(refusal)
 
 
 def stack_config(stack: str) -> dict[str, object]:
@@ -137,6 +183,12 @@ def run_program(stack: str, config: dict[str, object] | None = None, run: Progra
     )
     stack_resource = pulumi.runtime.get_root_resource()
     stack_resource.outputs.clear()  # the root Stack outlives set_mocks; start each run empty
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
-    run.outputs = _sync_await(pulumi.Output.from_input(stack_resource.outputs).future())
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+        run.outputs = _sync_await(pulumi.Output.from_input(stack_resource.outputs).future())
+    except Exception:
+        if not run.refusals:
+            raise
+    if run.refusals:
+        raise provider_rules.ProviderRefusal(f"{stack}: " + "; ".join(run.refusals))
     return run

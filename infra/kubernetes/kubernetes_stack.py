@@ -1,4 +1,5 @@
-"""The Kubernetes variant of a stack (platform: kubernetes), on the cluster of the ambient kubeconfig."""
+"""The Kubernetes variant of a stack (platform: kubernetes), on the cluster of the ambient kubeconfig.
+Exports `gate_traffic`, the canary_gate `traffic` option that moves this stack's weights."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import pulumi
 
 from infra.config import StackConfig
 from infra.kubernetes.monitoring import ClusterMonitoring, ClusterMonitoringArgs
-from infra.kubernetes.workloads import CANARY_WEIGHT_ANNOTATION, AgentWorkloads, AgentWorkloadsArgs
+from infra.kubernetes.traffic_router import CanaryRouter, CanaryRouterArgs
+from infra.kubernetes.workloads import AgentWorkloads, AgentWorkloadsArgs
 
 
 def label_safe(tags: dict[str, str]) -> dict[str, str]:
@@ -24,11 +26,22 @@ def declare(config: StackConfig) -> None:
             images={"stable": settings.image, "canary": settings.canary_image or settings.image},
             replicas={"stable": settings.stable_replicas, "canary": settings.canary_replicas},
             max_replicas=settings.max_replicas,
+            router_namespace=settings.router_pods_namespace,
+            labels=labels,
+        ),
+    )
+    router = CanaryRouter(
+        f"perfgate-{config.env}-router",
+        CanaryRouterArgs(
+            router=settings.traffic_router,
+            namespace=settings.namespace,
             host=settings.host,
             canary_weight=config.weights["canary"],
             gate_owns_weights=config.gate_owns_weights,
+            gateway_class=settings.gateway_class,
             labels=labels,
         ),
+        opts=pulumi.ResourceOptions(depends_on=[workloads]),
     )
     ClusterMonitoring(
         f"perfgate-{config.env}-monitoring",
@@ -39,4 +52,4 @@ def declare(config: StackConfig) -> None:
     )
     pulumi.export("env", config.env)
     pulumi.export("namespace", settings.namespace)
-    pulumi.export("canary_ingress", {"name": "perfgate-bench-canary", "annotation": CANARY_WEIGHT_ANNOTATION})
+    pulumi.export("gate_traffic", router.gate_traffic)

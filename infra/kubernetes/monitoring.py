@@ -67,7 +67,9 @@ class ClusterMonitoring(pulumi.ComponentResource):
             kind="ServiceMonitor",
             metadata={**metadata, "name": APP},
             spec={
-                "selector": {"match_labels": {"app.kubernetes.io/name": APP}},
+                # A custom resource: sent as written, so camelCase (match_labels would be pruned,
+                # leaving an empty selector that matches every Service).
+                "selector": {"matchLabels": {"app.kubernetes.io/name": APP}},
                 "endpoints": [
                     {
                         "port": "http",

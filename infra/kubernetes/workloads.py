@@ -1,8 +1,10 @@
-"""AgentWorkloads: stable and canary Deployments of the agent, their Services, the ingress-nginx
-stable and canary Ingresses, autoscaling, disruption budgets and network policies.
+"""AgentWorkloads: stable and canary Deployments of the agent, their Services, autoscaling,
+disruption budgets and network policies. What splits traffic between the two Services is
+infra/kubernetes/traffic_router.py.
 
-The canary Ingress's `canary-weight` annotation is the traffic share. With weights_owner "gate"
-Pulumi sets it on create and then ignores it, so the rollout owns it.
+The HPA owns each Deployment's replica count, so the Deployment leaves spec.replicas unset: a
+value there would be re-applied by every `pulumi up` and conflict with the HPA's writes under
+server-side apply. The HPA's minReplicas is the configured count.
 """
 
 from __future__ import annotations
@@ -14,9 +16,8 @@ import pulumi_kubernetes as k8s
 
 GROUPS = ("stable", "canary")
 APP = "perfgate-bench"
-CANARY_WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
-GATE_OWNED_WEIGHT_PATHS = [f'metadata.annotations["{CANARY_WEIGHT_ANNOTATION}"]']
 PORT = 8080
+SERVICE_PORT = 80
 
 
 @dataclass
@@ -25,14 +26,16 @@ class AgentWorkloadsArgs:
     images: dict[str, str]  # group -> image
     replicas: dict[str, int]
     max_replicas: int
-    host: str
-    canary_weight: int
-    gate_owns_weights: bool
+    router_namespace: str  # where the pods that route traffic to the agents run
     labels: dict[str, str]  # the stack's tags as labels
 
 
 def group_labels(group: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": APP, "perfgate/group": group}
+
+
+def service_name(group: str) -> str:
+    return f"{APP}-{group}"
 
 
 class AgentWorkloads(pulumi.ComponentResource):
@@ -50,12 +53,11 @@ class AgentWorkloads(pulumi.ComponentResource):
         in_namespace = pulumi.ResourceOptions(parent=self, depends_on=[self.namespace])
         self.services: dict[str, k8s.core.v1.Service] = {}
         for group in GROUPS:
-            resource = f"{APP}-{group}"
+            resource = service_name(group)
             k8s.apps.v1.Deployment(
                 f"{name}-{group}",
                 metadata=meta(resource, group),
                 spec={
-                    "replicas": args.replicas[group],
                     "selector": {"match_labels": group_labels(group)},
                     "template": {
                         "metadata": {"labels": {**args.labels, **group_labels(group)}},
@@ -100,7 +102,10 @@ class AgentWorkloads(pulumi.ComponentResource):
             self.services[group] = k8s.core.v1.Service(
                 f"{name}-{group}",
                 metadata=meta(resource, group),
-                spec={"selector": group_labels(group), "ports": [{"name": "http", "port": 80, "target_port": "http"}]},
+                spec={
+                    "selector": group_labels(group),
+                    "ports": [{"name": "http", "port": SERVICE_PORT, "target_port": "http"}],
+                },
                 opts=in_namespace,
             )
             k8s.autoscaling.v2.HorizontalPodAutoscaler(
@@ -126,42 +131,8 @@ class AgentWorkloads(pulumi.ComponentResource):
                 opts=in_namespace,
             )
 
-        def ingress(group: str, annotations: dict, ingress_opts: pulumi.ResourceOptions) -> k8s.networking.v1.Ingress:
-            return k8s.networking.v1.Ingress(
-                f"{name}-{group}",
-                metadata=meta(f"{APP}-{group}", group, annotations=annotations),
-                spec={
-                    "ingress_class_name": "nginx",
-                    "rules": [
-                        {
-                            "host": args.host,
-                            "http": {
-                                "paths": [
-                                    {
-                                        "path": "/",
-                                        "path_type": "Prefix",
-                                        "backend": {"service": {"name": f"{APP}-{group}", "port": {"name": "http"}}},
-                                    }
-                                ]
-                            },
-                        }
-                    ],
-                },
-                opts=ingress_opts,
-            )
-
-        ingress("stable", {}, in_namespace)
-        self.canary_ingress = ingress(
-            "canary",
-            {"nginx.ingress.kubernetes.io/canary": "true", CANARY_WEIGHT_ANNOTATION: str(args.canary_weight)},
-            pulumi.ResourceOptions.merge(
-                in_namespace,
-                pulumi.ResourceOptions(ignore_changes=GATE_OWNED_WEIGHT_PATHS if args.gate_owns_weights else None),
-            ),
-        )
-
         # Default deny for every pod in the namespace, then only what the agent needs: HTTP from
-        # the ingress controller and scrapes from Prometheus.
+        # the traffic router's pods and scrapes from Prometheus.
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",
             metadata=meta("default-deny"),
@@ -177,7 +148,11 @@ class AgentWorkloads(pulumi.ComponentResource):
                 "ingress": [
                     {
                         "from": [
-                            {"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+                            {
+                                "namespace_selector": {
+                                    "match_labels": {"kubernetes.io/metadata.name": args.router_namespace}
+                                }
+                            },
                             {"namespace_selector": {"match_labels": {"kubernetes.io/metadata.name": "monitoring"}}},
                         ],
                         "ports": [{"port": PORT, "protocol": "TCP"}],

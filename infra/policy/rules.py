@@ -27,6 +27,9 @@ UNTAGGABLE_TYPES = frozenset(
         "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
         "aws:cloudwatch/dashboard:Dashboard",
         "aws:route53/record:Record",
+        "aws:kms/alias:Alias",
+        "aws:sns/topicSubscription:TopicSubscription",
+        "aws:acm/certificateValidation:CertificateValidation",
     }
 )
 SSH_PORT = 22
@@ -84,8 +87,10 @@ def no_ssh_from_internet(resource_type: str, props: Mapping[str, Any]) -> list[s
 
 
 def required_tags(resource_type: str, props: Mapping[str, Any]) -> list[str]:
-    """Every taggable resource carries env, owner, project and cost-center."""
-    if resource_type in UNTAGGABLE_TYPES or resource_type.startswith("pulumi:"):
+    """Every taggable AWS resource carries env, owner, project and cost-center."""
+    # The analyzer also sees providers and the program's own ComponentResources (perfgate:*),
+    # which exist only in Pulumi's state and have nothing to tag.
+    if resource_type in UNTAGGABLE_TYPES or not resource_type.startswith("aws:"):
         return []
     tags = props.get("tags")
     if resource_type == "aws:autoscaling/group:Group":
@@ -133,12 +138,43 @@ def listener_weights_sum_to_100(resource_type: str, props: Mapping[str, Any]) ->
     return messages
 
 
+# SNS's AWS-managed key: its policy cannot be changed to let CloudWatch use it, so alarms
+# published to a topic encrypted with it are dropped.
+AWS_MANAGED_SNS_KEY = "alias/aws/sns"
+
+
+def alarm_topics_accept_cloudwatch(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """SNS topics are not encrypted with the AWS-managed key, which CloudWatch cannot publish with."""
+    if resource_type != "aws:sns/topic:Topic" or props.get("kmsMasterKeyId") != AWS_MANAGED_SNS_KEY:
+        return []
+    return [f"the topic is encrypted with {AWS_MANAGED_SNS_KEY}; use a customer-managed key CloudWatch may use"]
+
+
+def prod_listeners_are_https(resource_type: str, props: Mapping[str, Any]) -> list[str]:
+    """In prod (tag env=prod), a load balancer listener either serves HTTPS or redirects to it."""
+    if resource_type != "aws:lb/listener:Listener" or (props.get("tags") or {}).get("env") != "prod":
+        return []
+    if props.get("protocol") == "HTTPS":
+        return []
+    actions = props.get("defaultActions") or []
+    redirects = [a for a in actions if a.get("type") == "redirect"]
+    if (
+        actions
+        and len(redirects) == len(actions)
+        and all((a.get("redirect") or {}).get("protocol") == "HTTPS" for a in redirects)
+    ):
+        return []
+    return [f"a prod listener on port {props.get('port')} serves {props.get('protocol')}; serve HTTPS or redirect"]
+
+
 RESOURCE_RULES: dict[str, Callable[[str, Mapping[str, Any]], list[str]]] = {
     "no-ssh-from-internet": no_ssh_from_internet,
     "required-tags": required_tags,
     "imdsv2-required": imdsv2_required,
     "ebs-encrypted": ebs_encrypted,
     "listener-weights-sum-to-100": listener_weights_sum_to_100,
+    "alarm-topics-accept-cloudwatch": alarm_topics_accept_cloudwatch,
+    "prod-listeners-are-https": prod_listeners_are_https,
 }
 
 
@@ -188,7 +224,28 @@ def every_target_group_alarmed(resources: Iterable[StackResource]) -> list[str]:
     return messages
 
 
+def every_alarm_topic_has_a_subscription(resources: Iterable[StackResource]) -> list[str]:
+    """An alarm topic nobody subscribes to pages nobody."""
+    resources = list(resources)
+    subscriptions = [r for r in resources if r.resource_type == "aws:sns/topicSubscription:TopicSubscription"]
+
+    def subscribed(topic: StackResource) -> bool:
+        for subscription in subscriptions:
+            if topic.urn and topic.urn in (subscription.dependencies or {}).get("topic", []):
+                return True
+            if topic.props.get("arn") is not None and subscription.props.get("topic") == topic.props.get("arn"):
+                return True
+        return False
+
+    return [
+        f"SNS topic {topic.name} has no subscription; set perfgate:alarm_subscriptions"
+        for topic in resources
+        if topic.resource_type == "aws:sns/topic:Topic" and not subscribed(topic)
+    ]
+
+
 STACK_RULES: dict[str, Callable[[Iterable[StackResource]], list[str]]] = {
     "vpc-flow-logs": every_vpc_has_flow_log,
     "target-group-alarms": every_target_group_alarmed,
+    "alarm-topic-subscriptions": every_alarm_topic_has_a_subscription,
 }

@@ -30,6 +30,17 @@ def launch(endpoint: str, region: str, env: str, group: str, project: str = "per
     return instance["InstanceId"]
 
 
+def unwrapped(value):
+    """ansible-inventory's JSON with the unsafe markers (values from the cloud) taken off."""
+    if isinstance(value, dict):
+        if set(value) == {"__ansible_unsafe"}:
+            return value["__ansible_unsafe"]
+        return {k: unwrapped(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [unwrapped(v) for v in value]
+    return value
+
+
 def _credentials() -> dict:
     return {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -57,10 +68,17 @@ def test_instances_are_grouped_by_their_perfgate_tags(moto_endpoint):
     assert hosts("env_dev") == {stable, canary} and hosts("env_prod") == {prod_stable}
     assert hosts("region_eu_west_1") == {stable, canary}
     assert stranger not in inventory["_meta"]["hostvars"]
-    # ansible-inventory marks values from the cloud as unsafe (not templated) in its JSON.
-    variables = {
-        k: v["__ansible_unsafe"] if isinstance(v, dict) and "__ansible_unsafe" in v else v
-        for k, v in inventory["_meta"]["hostvars"][canary].items()
-    }
+    variables = unwrapped(inventory["_meta"]["hostvars"][canary])
     assert variables["region"] == "eu-west-1"
     assert variables["ansible_host"] == canary and variables["ansible_connection"] == "amazon.aws.aws_ssm"
+    # Each agent runs its own Prometheus, scraping only itself by its private address, so the
+    # series it remote-writes stay apart from the other hosts'.
+    assert hosts("monitoring") == {stable, canary, prod_stable}
+    private_ip = variables["private_ip_address"]
+    assert variables["perfgate_prometheus_agent_targets"] == [
+        {"address": f"{private_ip}:8080", "group": "canary", "region": "eu-west-1"}
+    ]
+    assert variables["perfgate_prometheus_node_targets"] == [
+        {"address": f"{private_ip}:9100", "group": "canary", "region": "eu-west-1"}
+    ]
+    assert variables["perfgate_prometheus_haproxy_targets"] == []

@@ -12,13 +12,13 @@ from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic impo
     INGRESS_NGINX_WEIGHT_TOTAL,
     IngressNginxCanary,
     TrafficError,
-    _kubernetes_networking_api,
+    kubernetes_api,
 )
 from ansible_run import run_task
 from kube_api_standin import KubeApiStandIn
 from servers import free_port
 
-from infra.kubernetes.workloads import CANARY_WEIGHT_ANNOTATION
+from infra.kubernetes.traffic_router import CANARY_WEIGHT_ANNOTATION
 
 NAMESPACE, INGRESS = "perfgate", "perfgate-bench-canary"
 
@@ -32,7 +32,7 @@ def api_server():
 
 def backend(server: KubeApiStandIn, tmp_path, token: str | None = None, ingress: str = INGRESS) -> IngressNginxCanary:
     kubeconfig = server.write_kubeconfig(tmp_path / "kubeconfig", token)
-    return IngressNginxCanary(_kubernetes_networking_api(str(kubeconfig), None), NAMESPACE, ingress, timeout=5)
+    return IngressNginxCanary(kubernetes_api("NetworkingV1Api", str(kubeconfig), None), NAMESPACE, ingress, timeout=5)
 
 
 def test_the_pulumi_program_declares_the_annotation_the_gate_sets():
@@ -130,7 +130,7 @@ def test_an_unreachable_api_server_is_named(tmp_path, api_server):
 
 def test_a_missing_kubeconfig_is_a_module_failure_not_a_traceback(tmp_path):
     with pytest.raises(TrafficError, match="cannot load the Kubernetes client configuration from /nonexistent"):
-        _kubernetes_networking_api("/nonexistent/kubeconfig", None)
+        kubernetes_api("NetworkingV1Api", "/nonexistent/kubeconfig", None)
     result = run_task(
         {
             "perfgate.fleet.canary_gate": {

@@ -128,3 +128,47 @@ def test_the_pack_registers_every_rule_as_a_mandatory_policy(monkeypatch):
     reported.clear()
     flow.validate(SimpleNamespace(resources=[vpc]), reported.append)
     assert reported == ["VPC v has no flow log"]
+
+
+def test_required_tags_skips_what_the_analyzer_sees_but_cannot_tag():
+    # The analyzer hands the pack every ComponentResource (with no props) and the providers.
+    assert rules.required_tags("perfgate:traffic:CanaryLoadBalancer", {}) == []
+    assert rules.required_tags("pulumi:providers:aws", {}) == []
+    assert rules.required_tags("aws:sns/topicSubscription:TopicSubscription", {}) == []
+
+
+def test_alarm_topics_must_not_use_the_aws_managed_key():
+    topic = "aws:sns/topic:Topic"
+    assert rules.alarm_topics_accept_cloudwatch(topic, {"kmsMasterKeyId": "alias/aws/sns"}) != []
+    assert rules.alarm_topics_accept_cloudwatch(topic, {"kmsMasterKeyId": "arn:aws:kms:eu-west-1:1:key/k"}) == []
+
+
+def test_prod_listeners_serve_https_or_redirect_to_it():
+    listener, prod = "aws:lb/listener:Listener", {"env": "prod"}
+    forward = {"defaultActions": [{"type": "forward"}], "tags": prod}
+    assert rules.prod_listeners_are_https(listener, {**forward, "protocol": "HTTPS", "port": 443}) == []
+    assert rules.prod_listeners_are_https(listener, {**forward, "protocol": "HTTP", "port": 80}) == [
+        "a prod listener on port 80 serves HTTP; serve HTTPS or redirect"
+    ]
+    redirect = {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443"}}
+    assert (
+        rules.prod_listeners_are_https(listener, {"protocol": "HTTP", "defaultActions": [redirect], "tags": prod}) == []
+    )
+    to_http = {"type": "redirect", "redirect": {"protocol": "HTTP", "port": "8080"}}
+    assert (
+        rules.prod_listeners_are_https(listener, {"protocol": "HTTP", "defaultActions": [to_http], "tags": prod}) != []
+    )
+    assert rules.prod_listeners_are_https(listener, {**forward, "protocol": "HTTP", "tags": {"env": "dev"}}) == []
+
+
+def test_every_alarm_topic_needs_a_subscription():
+    topic = StackResource("aws:sns/topic:Topic", "alarms", {"arn": "arn:topic"}, urn="urn:topic")
+    by_arn = StackResource("aws:sns/topicSubscription:TopicSubscription", "s1", {"topic": "arn:topic"})
+    by_dependency = StackResource(
+        "aws:sns/topicSubscription:TopicSubscription", "s2", {}, dependencies={"topic": ["urn:topic"]}
+    )
+    assert rules.every_alarm_topic_has_a_subscription([topic, by_arn]) == []
+    assert rules.every_alarm_topic_has_a_subscription([topic, by_dependency]) == []
+    assert rules.every_alarm_topic_has_a_subscription([topic]) == [
+        "SNS topic alarms has no subscription; set perfgate:alarm_subscriptions"
+    ]

@@ -20,10 +20,12 @@ def prod_outputs():
     return run_program("prod").outputs
 
 
-def rendered_as_ansible_would(text: str) -> dict:
-    """Loads the file and resolves its {{ rollout_* }} references like Ansible does."""
+def rendered_as_ansible_would(text: str, host_region: str = "eu-west-1") -> dict:
+    """Loads the file and resolves its {{ ... }} references like Ansible does for one host of
+    `host_region` (whose `region` variable comes from its perfgate:region tag)."""
     variables = yaml.safe_load(text)
     template = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    context = {**ROLLOUT_DEFAULTS, **variables, "region": host_region}
 
     def resolve(value):
         if isinstance(value, dict):
@@ -31,7 +33,7 @@ def rendered_as_ansible_would(text: str) -> dict:
         if isinstance(value, list):
             return [resolve(v) for v in value]
         if isinstance(value, str) and "{{" in value:
-            return yaml.safe_load(template.from_string(value).render(ROLLOUT_DEFAULTS))
+            return yaml.safe_load(template.from_string(value).render(context))
         return value
 
     return resolve(variables)
@@ -83,3 +85,15 @@ def test_cli_writes_the_file_atomically_and_refuses_bad_input(tmp_path, prod_out
 def test_a_pulumi_owned_stack_carries_a_warning():
     text = stack_vars.render(run_program("staging").outputs)
     assert "weights_owner: pulumi" in text
+
+
+@pytest.mark.parametrize("region", ["eu-west-1", "ap-southeast-1"])
+def test_each_host_gets_its_regions_ssm_bucket_and_the_workspace_to_remote_write(prod_outputs, region):
+    variables = rendered_as_ansible_would(stack_vars.render(prod_outputs), host_region=region)
+    assert variables["ansible_aws_ssm_bucket_name"] == prod_outputs["regions"][region]["ssm_bucket"]
+    url = prod_outputs["regions"][region]["amp_remote_write_url"]
+    assert variables["perfgate_prometheus_remote_write"] == [{"url": url, "sigv4_region": "eu-west-1"}]
+
+
+def test_a_stack_without_a_workspace_writes_no_remote_write():
+    assert "perfgate_prometheus_remote_write" not in yaml.safe_load(stack_vars.render(run_program("dev").outputs))

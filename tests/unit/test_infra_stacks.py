@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from pulumi_program import ProgramRun, run_program, stack_config
 
-from infra.load_balancer import GATE_OWNED_WEIGHT_PATHS
 from infra.policy import rules
 
 AWS_STACKS = ("dev", "staging", "prod")
@@ -74,13 +73,23 @@ def test_no_security_group_opens_ssh_to_the_world(stack):
     assert checked
     for resource in checked:
         assert rules.no_ssh_from_internet(resource.type, resource.inputs) == [], resource.name
-    # The ALB is open to the world on 80/443 only.
-    world = [
-        r.inputs
-        for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        if r.inputs.get("cidrIpv4") == "0.0.0.0/0" or r.inputs.get("cidrIpv6") == "::/0"
-    ]
-    assert {int(rule["fromPort"]) for rule in world} == {80, 443}
+
+
+@pytest.mark.parametrize("stack", AWS_STACKS)
+def test_the_alb_is_open_to_the_world_only_on_ports_it_listens_on(stack):
+    """Bug 9: every ALB opened 443 to the internet, with nothing listening there without a certificate."""
+    run = program(stack)
+    for region in regions_of(stack):
+        world = {
+            int(r.inputs["fromPort"])
+            for r in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+            if r.region == region and (r.inputs.get("cidrIpv4") == "0.0.0.0/0" or r.inputs.get("cidrIpv6") == "::/0")
+        }
+        listening = {int(r.inputs["port"]) for r in run.of_type("aws:lb/listener:Listener") if r.region == region}
+        assert world == listening, region
+    # Only a stack with a hosted zone (prod) gets certificates and so HTTPS.
+    https = any(int(r.inputs["port"]) == 443 for r in run.of_type("aws:lb/listener:Listener"))
+    assert https == ("hosted_zone_id" in stack_config(stack))
 
 
 @pytest.mark.parametrize("stack", AWS_STACKS)
@@ -157,14 +166,30 @@ def test_listener_weights_sum_to_100_and_match_the_config(stack):
         assert rules.listener_weights_sum_to_100(listener.type, listener.inputs) == []
 
 
+# The paths that work: pulumi-aws #5771 shows the wildcard form
+# "defaultActions[*].forward.targetGroups[*].weight" ignoring nothing, so each index is spelled out.
+WORKING_WEIGHT_PATHS = [
+    "defaultActions[0].forward.targetGroups[0].weight",
+    "defaultActions[0].forward.targetGroups[1].weight",
+]
+
+
 @pytest.mark.parametrize("stack", AWS_STACKS)
 def test_weights_are_ignored_exactly_when_the_gate_owns_them(stack):
+    """Bug 11: compared with the module's own constant, a broken wildcard path would have passed."""
     run = program(stack)
     gate_owns = stack_config(stack)["weights_owner"] == "gate"
     for listener in run.of_type("aws:lb/listener:Listener"):
         ignored = run.options[listener.name]["ignore_changes"]
         forwards = listener.inputs["defaultActions"][0]["type"] == "forward"
-        assert ignored == (GATE_OWNED_WEIGHT_PATHS if gate_owns and forwards else []), listener.name
+        assert ignored == (WORKING_WEIGHT_PATHS if gate_owns and forwards else []), listener.name
+        if forwards:  # the ignored positions are the stable and canary groups, in that order
+            arns = [g["arn"] for g in listener.inputs["defaultActions"][0]["forward"]["targetGroups"]]
+            groups = {
+                r.state["arn"]: r.inputs["tags"]["perfgate:group"]
+                for r in run.of_type("aws:lb/targetGroup:TargetGroup")
+            }
+            assert [groups[a] for a in arns] == ["stable", "canary"]
     # Nothing else ignores the weights.
     others = [n for n, o in run.options.items() if any("targetGroups" in p for p in o["ignore_changes"])]
     assert all(n in {r.name for r in run.of_type("aws:lb/listener:Listener")} for n in others)
@@ -237,13 +262,15 @@ def test_outputs_name_everything_rollout_needs(stack):
         assert (region["amp_remote_write_url"] is not None) == bool(stack_config(stack).get("managed_prometheus"))
 
 
-@pytest.mark.parametrize("stack", AWS_STACKS)
+@pytest.mark.parametrize("stack", [*AWS_STACKS, "k8s"])
 def test_the_whole_stack_passes_the_policy_pack(stack):
+    """Bug 8: the analyzer also hands the pack every ComponentResource, which required_tags flagged."""
     run = program(stack)
-    for resource in run.resources:
+    assert run.components, "the program declares its ComponentResources"
+    for resource in [*run.resources, *run.components]:
         for name, rule in rules.RESOURCE_RULES.items():
-            assert rule(resource.type, resource.inputs) == [], (name, resource.name)
-    stack_resources = [rules.StackResource(r.type, r.name, r.state) for r in run.resources]
+            assert rule(resource.type, resource.inputs) == [], (name, resource.type, resource.name)
+    stack_resources = [rules.StackResource(r.type, r.name, r.state) for r in [*run.resources, *run.components]]
     for name, rule in rules.STACK_RULES.items():
         assert rule(stack_resources) == [], name
 
@@ -277,6 +304,23 @@ def test_kubernetes_variant_declares_the_cluster_objects():
         for r in run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")
     }
     assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    route = run.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")[0]
+    refs = route.inputs["spec"]["rules"][0]["backendRefs"]
+    assert [(r["name"], r["weight"]) for r in refs] == [("perfgate-bench-stable", 100), ("perfgate-bench-canary", 0)]
+    assert run.options[route.name]["ignore_changes"] == [
+        "spec.rules[0].backendRefs[0].weight",
+        "spec.rules[0].backendRefs[1].weight",
+    ]
+    gateway = run.of_type("kubernetes:gateway.networking.k8s.io/v1:Gateway")[0]
+    assert gateway.inputs["spec"]["gatewayClassName"] == "eg"
+    assert route.inputs["spec"]["parentRefs"][0]["name"] == gateway.inputs["metadata"]["name"]
+    assert not run.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+
+
+def test_kubernetes_variant_with_ingress_nginx_declares_the_canary_ingress():
+    config = stack_config("k8s")
+    config["kubernetes"] = {**config["kubernetes"], "traffic_router": "ingress_nginx"}
+    run = run_program("k8s", config)
     canary = next(r for r in run.of_type("kubernetes:networking.k8s.io/v1:Ingress") if "canary" in r.name)
     annotations = canary.inputs["metadata"]["annotations"]
     assert annotations["nginx.ingress.kubernetes.io/canary"] == "true"
@@ -284,3 +328,8 @@ def test_kubernetes_variant_declares_the_cluster_objects():
     assert run.options[canary.name]["ignore_changes"] == [
         'metadata.annotations["nginx.ingress.kubernetes.io/canary-weight"]'
     ]
+    assert run.outputs["gate_traffic"] == {
+        "ingress_nginx": {"namespace": "perfgate", "ingress": "perfgate-bench-canary"}
+    }
+    allowed = run.of_type("kubernetes:networking.k8s.io/v1:NetworkPolicy")[1].inputs["spec"]["ingress"][0]["from"]
+    assert {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}} in allowed

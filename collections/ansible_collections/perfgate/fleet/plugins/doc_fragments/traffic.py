@@ -90,6 +90,44 @@ options:
             description: Seconds to wait for each API call.
             type: float
             default: 10
+      gateway_api:
+        description:
+          - A Gateway API HTTPRoute (C(gateway.networking.k8s.io/v1)) whose rules send to a stable and
+            a canary Service by weight. Every rule that references the two Services gets the weights
+            (stable 100 minus the share, canary the share), with a JSON Patch that tests each
+            backendRef's name and the weight read just before, so the API server refuses it when
+            someone else changed the route meanwhile. A backendRef without a weight counts as 1, as in
+            the Gateway API.
+        type: dict
+        suboptions:
+          namespace:
+            description: The HTTPRoute's namespace.
+            type: str
+            required: true
+          route:
+            description: The HTTPRoute's name.
+            type: str
+            required: true
+          stable_service:
+            description: The stable Service named in the route's backendRefs.
+            type: str
+            required: true
+          canary_service:
+            description: The canary Service named in the route's backendRefs.
+            type: str
+            required: true
+          kubeconfig:
+            description:
+              - Kubeconfig file. Without it, C(KUBECONFIG) or C(~/.kube/config), or the pod's service
+                account when running inside a cluster.
+            type: path
+          context:
+            description: Kubeconfig context.
+            type: str
+          timeout:
+            description: Seconds to wait for each API call.
+            type: float
+            default: 10
       file:
         description: A JSON file holding C({"canary_weight" N}), for dry runs, tests and other tools.
         type: dict

@@ -179,6 +179,26 @@ def _json_pointer(*keys: str) -> str:
     return "".join("/" + key.replace("~", "~0").replace("/", "~1") for key in keys)
 
 
+def kubernetes_error(doing: str, name: str, plural: str, kind: str, error: Exception) -> str:
+    """What a failed Kubernetes API call means for the gate, in one sentence."""
+    status = getattr(error, "status", None)
+    if not isinstance(status, int):
+        return f"cannot reach the Kubernetes API to {doing} {name}: {error}"
+    if status == 404:
+        return f"{name} does not exist (HTTP 404)"
+    if status in (401, 403):
+        return (
+            f"the Kubernetes API refused to {doing} {name} (HTTP {status} {getattr(error, 'reason', '')}); "
+            f"the gate's credentials need get and patch on {plural} in that namespace"
+        )
+    if status == 422 and doing == "patch":
+        return (
+            f"the canary weight of {name} changed while the gate was applying its own "
+            f"(someone else edited the {kind}); nothing was changed, run the gate again to judge the new weight"
+        )
+    return f"the Kubernetes API answered HTTP {status} {getattr(error, 'reason', '')} to {doing} {name}"
+
+
 class IngressNginxCanary:
     """ingress-nginx's canary Ingress: its canary-weight annotation, out of canary-weight-total
     (default 100), is the canary's share. `api` is a kubernetes.client.NetworkingV1Api.
@@ -195,22 +215,7 @@ class IngressNginxCanary:
         return f"ingress {self.namespace}/{self.ingress}"
 
     def _explain(self, doing: str, error: Exception) -> str:
-        status = getattr(error, "status", None)
-        if not isinstance(status, int):
-            return f"cannot reach the Kubernetes API to {doing} {self._name}: {error}"
-        if status == 404:
-            return f"{self._name} does not exist (HTTP 404)"
-        if status in (401, 403):
-            return (
-                f"the Kubernetes API refused to {doing} {self._name} (HTTP {status} {getattr(error, 'reason', '')}); "
-                "the gate's credentials need get and patch on ingresses in that namespace"
-            )
-        if status == 422 and doing == "patch":
-            return (
-                f"the canary weight of {self._name} changed while the gate was applying its own "
-                "(someone else edited the Ingress); nothing was changed, run the gate again to judge the new weight"
-            )
-        return f"the Kubernetes API answered HTTP {status} {getattr(error, 'reason', '')} to {doing} {self._name}"
+        return kubernetes_error(doing, self._name, "ingresses", "Ingress", error)
 
     def _annotations(self) -> dict[str, str]:
         try:
@@ -262,6 +267,115 @@ class IngressNginxCanary:
         }
 
 
+GATEWAY_API_GROUP, GATEWAY_API_VERSION, HTTP_ROUTES = "gateway.networking.k8s.io", "v1", "httproutes"
+# The Gateway API's default for a backendRef without a weight.
+GATEWAY_API_DEFAULT_WEIGHT = 1
+
+
+class GatewayApiRoute:
+    """A Gateway API HTTPRoute whose rules send to a stable and a canary Service by weight: the
+    canary's share is its weight over the rule's total. `api` is a kubernetes.client.CustomObjectsApi.
+
+    Every rule that references the two Services gets the weights (stable 100 - share, canary
+    share). The JSON Patch first tests each backendRef's name and the weight read just before, so
+    the API server refuses it (HTTP 422) when someone else moved a weight or reordered the refs."""
+
+    def __init__(self, api, namespace: str, route: str, stable_service: str, canary_service: str, timeout=10.0):
+        self.api, self.namespace, self.route, self.timeout = api, namespace, route, timeout
+        self.services = {"stable": stable_service, "canary": canary_service}
+
+    @property
+    def _name(self) -> str:
+        return f"HTTPRoute {self.namespace}/{self.route}"
+
+    def _read(self) -> dict:
+        try:
+            return self.api.get_namespaced_custom_object(
+                GATEWAY_API_GROUP, GATEWAY_API_VERSION, self.namespace, HTTP_ROUTES, self.route,
+                _request_timeout=self.timeout,
+            )  # fmt: skip
+        except Exception as error:  # ApiException, urllib3 and socket errors all mean "no answer we can use"
+            raise TrafficError(kubernetes_error("read", self._name, HTTP_ROUTES, "HTTPRoute", error)) from None
+
+    def _weighted_rules(self, route: dict) -> list[tuple[int, dict[str, int], dict[str, int]]]:
+        """(rule index, group -> backendRef index, group -> weight) of each rule naming the Services."""
+        rules = []
+        for rule_index, rule in enumerate((route.get("spec") or {}).get("rules") or []):
+            refs = rule.get("backendRefs") or []
+            positions = {g: [i for i, ref in enumerate(refs) if ref.get("name") == s] for g, s in self.services.items()}
+            if not positions["stable"] and not positions["canary"]:
+                continue
+            where = f"{self._name} rule {rule_index}"
+            if len(positions["stable"]) != 1 or len(positions["canary"]) != 1:
+                raise TrafficError(
+                    f"{where} must send to {self.services['stable']} and {self.services['canary']} once each; "
+                    f"its backendRefs are {[ref.get('name') for ref in refs]}"
+                )
+            others = [
+                ref.get("name")
+                for i, ref in enumerate(refs)
+                if i not in (positions["stable"][0], positions["canary"][0])
+            ]
+            if others:
+                raise TrafficError(f"{where} also sends to {others}; the gate only splits between stable and canary")
+            index = {g: p[0] for g, p in positions.items()}
+            weights = {}
+            for group, ref_index in index.items():
+                weight = refs[ref_index].get("weight", GATEWAY_API_DEFAULT_WEIGHT)
+                if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+                    raise TrafficError(
+                        f"{where}: the weight of {self.services[group]} is {weight!r}, not an integer >= 0"
+                    )
+                weights[group] = weight
+            rules.append((rule_index, index, weights))
+        if not rules:
+            raise TrafficError(
+                f"{self._name} has no rule sending to {self.services['stable']} and {self.services['canary']}"
+            )
+        return rules
+
+    def _share(self, rules) -> float:
+        shares = set()
+        for rule_index, _positions, weights in rules:
+            total = weights["stable"] + weights["canary"]
+            if total == 0:
+                raise TrafficError(f"{self._name} rule {rule_index}: both weights are 0, so the route answers errors")
+            shares.add(round(100.0 * weights["canary"] / total, 2))
+        if len(shares) > 1:
+            raise TrafficError(f"{self._name}: its rules give the canary different shares {sorted(shares)}")
+        return shares.pop()
+
+    def share(self) -> float:
+        return self._share(self._weighted_rules(self._read()))
+
+    def set_share(self, percent: int) -> dict:
+        route = self._read()
+        rules = self._weighted_rules(route)
+        wanted = {"stable": 100 - percent, "canary": percent}
+        patch = []
+        for rule_index, index, _weights in rules:
+            refs = route["spec"]["rules"][rule_index]["backendRefs"]
+            for group, ref_index in index.items():
+                base = f"/spec/rules/{rule_index}/backendRefs/{ref_index}"
+                patch.append({"op": "test", "path": f"{base}/name", "value": self.services[group]})
+                if "weight" in refs[ref_index]:
+                    patch.append({"op": "test", "path": f"{base}/weight", "value": refs[ref_index]["weight"]})
+                patch.append({"op": "add", "path": f"{base}/weight", "value": wanted[group]})
+        try:
+            self.api.patch_namespaced_custom_object(
+                GATEWAY_API_GROUP, GATEWAY_API_VERSION, self.namespace, HTTP_ROUTES, self.route, patch,
+                # The client sends custom objects as merge patches unless told otherwise.
+                _content_type="application/json-patch+json", _request_timeout=self.timeout,
+            )  # fmt: skip
+        except Exception as error:
+            raise TrafficError(kubernetes_error("patch", self._name, HTTP_ROUTES, "HTTPRoute", error)) from None
+        applied = self._weighted_rules(self._read())
+        for rule_index, _positions, weights in applied:
+            if weights != wanted:
+                raise TrafficError(f"{self._name} rule {rule_index}: read-back differs: wanted {wanted}, got {weights}")
+        return {"weights": dict(applied[0][2]), "share": self._share(applied)}
+
+
 def boto3_client(service: str, region: str | None):
     try:
         import boto3
@@ -273,12 +387,13 @@ def boto3_client(service: str, region: str | None):
     return boto3.client(service, region_name=region)
 
 
-def _kubernetes_networking_api(kubeconfig: str | None, context: str | None):
+def kubernetes_api(api_class: str, kubeconfig: str | None, context: str | None):
+    """A kubernetes.client API (NetworkingV1Api, CustomObjectsApi) for the configured cluster."""
     try:
         from kubernetes import client, config
     except ImportError:
         raise TrafficError(
-            "the kubernetes Python library is required for the ingress_nginx backend; "
+            "the kubernetes Python library is required for the ingress_nginx and gateway_api backends; "
             "install it on the controller (pip install kubernetes)"
         ) from None
     try:
@@ -291,10 +406,11 @@ def _kubernetes_networking_api(kubeconfig: str | None, context: str | None):
     except Exception as error:  # ConfigException, OSError and YAML errors all mean the same here
         where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
         raise TrafficError(f"cannot load the Kubernetes client configuration from {where}: {error}") from None
-    return client.NetworkingV1Api(api_client)
+    return getattr(client, api_class)(api_client)
 
 
-TRAFFIC_BACKENDS = ("haproxy", "aws_alb", "ingress_nginx", "file")
+TRAFFIC_BACKENDS = ("haproxy", "aws_alb", "ingress_nginx", "gateway_api", "file")
+KUBERNETES_BACKENDS = ("ingress_nginx", "gateway_api")
 # The modules' argument spec for `traffic` (documented in doc_fragments/traffic.py).
 TRAFFIC_OPTION = {
     "type": "dict",
@@ -326,6 +442,18 @@ TRAFFIC_OPTION = {
             "options": {
                 "namespace": {"type": "str", "required": True},
                 "ingress": {"type": "str", "required": True},
+                "kubeconfig": {"type": "path"},
+                "context": {"type": "str"},
+                "timeout": {"type": "float", "default": 10},
+            },
+        },
+        "gateway_api": {
+            "type": "dict",
+            "options": {
+                "namespace": {"type": "str", "required": True},
+                "route": {"type": "str", "required": True},
+                "stable_service": {"type": "str", "required": True},
+                "canary_service": {"type": "str", "required": True},
                 "kubeconfig": {"type": "path"},
                 "context": {"type": "str"},
                 "timeout": {"type": "float", "default": 10},
@@ -369,9 +497,19 @@ def build_traffic(traffic: dict | None, region: str | None):
     if kind == "ingress_nginx":
         need("namespace", "ingress")
         return IngressNginxCanary(
-            _kubernetes_networking_api(options.get("kubeconfig"), options.get("context")),
+            kubernetes_api("NetworkingV1Api", options.get("kubeconfig"), options.get("context")),
             options["namespace"],
             options["ingress"],
+            float(options.get("timeout") or 10),
+        )
+    if kind == "gateway_api":
+        need("namespace", "route", "stable_service", "canary_service")
+        return GatewayApiRoute(
+            kubernetes_api("CustomObjectsApi", options.get("kubeconfig"), options.get("context")),
+            options["namespace"],
+            options["route"],
+            options["stable_service"],
+            options["canary_service"],
             float(options.get("timeout") or 10),
         )
     need("listener_arn", "stable_target_group_arn", "canary_target_group_arn")

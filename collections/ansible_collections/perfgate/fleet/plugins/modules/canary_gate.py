@@ -246,7 +246,7 @@ options:
 requirements:
   - numpy
   - boto3 (for cloudwatch metrics and the aws_alb backend)
-  - kubernetes (for the ingress_nginx backend)
+  - kubernetes (for the ingress_nginx and gateway_api backends)
 notes:
   - Windows. The gate fills C(${since}) with the whole seconds since the end of what the metric's
     evidence already holds (the rollout's start, at first), so C(increase(x[${since}])) at time T
@@ -333,7 +333,7 @@ EXAMPLES = r"""
       file: {path: /var/lib/perfgate/weight.json}
   delegate_to: localhost
 
-- name: Move the weight of the Kubernetes stack's canary Ingress (see the k8s stack's outputs)
+- name: Move the weights of the Kubernetes stack's HTTPRoute (its gate_traffic output)
   perfgate.fleet.canary_gate:
     rollout: checksum-k8s-1.3.0
     state_dir: /var/lib/perfgate/rollouts
@@ -345,9 +345,11 @@ EXAMPLES = r"""
         kind: latency
         query: 'sum by (le) (increase(perfgate_request_duration_seconds_bucket{group="${group}"}[${since}]))'
     traffic:
-      ingress_nginx:
+      gateway_api:
         namespace: perfgate
-        ingress: perfgate-bench-canary
+        route: perfgate-bench
+        stable_service: perfgate-bench-stable
+        canary_service: perfgate-bench-canary
         context: prod-cluster
   delegate_to: localhost
 
@@ -416,7 +418,7 @@ import uuid
 from datetime import UTC, datetime
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
-from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import TRAFFIC_OPTION
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import KUBERNETES_BACKENDS, TRAFFIC_OPTION
 
 
 def _importable(name: str) -> bool:
@@ -503,9 +505,8 @@ def main() -> None:
     if needs_aws and not _importable("boto3"):
         module.fail_json(msg=missing_required_lib("boto3"))
     # Imported only when used: loading the kubernetes client costs every other run half a second.
-    if (module.params["traffic"] or {}).get("ingress_nginx") is not None and importlib.util.find_spec(
-        "kubernetes"
-    ) is None:
+    traffic = module.params["traffic"] or {}
+    if any(traffic.get(k) is not None for k in KUBERNETES_BACKENDS) and importlib.util.find_spec("kubernetes") is None:
         module.fail_json(msg=missing_required_lib("kubernetes"))
     from ansible_collections.perfgate.fleet.plugins.module_utils.canary_gate_run import GateError, run_gate
 

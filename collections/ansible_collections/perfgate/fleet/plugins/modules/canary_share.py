@@ -26,7 +26,7 @@ extends_documentation_fragment:
   - perfgate.fleet.traffic
 requirements:
   - boto3 (for the aws_alb backend)
-  - kubernetes (for the ingress_nginx backend)
+  - kubernetes (for the ingress_nginx and gateway_api backends)
 attributes:
   check_mode:
     description: Can run in check mode and return the changed status it would have.
