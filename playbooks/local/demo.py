@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+from progress import run_with_progress  # this folder's progress.py; Python puts it on sys.path
 
 REPO = Path(__file__).resolve().parents[2]
 INVENTORY = REPO / "inventories" / "local" / "hosts.yml"
@@ -53,24 +54,28 @@ def say(text: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {text}", flush=True)
 
 
-def run_playbook(playbook: str, log: Path, extra: dict | None = None, inventory: bool = True) -> int:
-    """Runs a playbook with its output in `log`; prints elapsed time; returns the exit status."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    command = [str(Path(sys.executable).parent / "ansible-playbook"), str(REPO / "playbooks" / playbook)]
-    if inventory:
-        command += ["-i", str(INVENTORY)]
-    if extra:
-        command += ["-e", json.dumps(extra)]
+def run_playbook(
+    playbook: str, log: Path, extra: dict | None = None, inventory: bool = True, interactive: bool | None = None
+) -> int:
+    """Runs a playbook with its output in `log` and its progress on the terminal (progress.py);
+    prints the elapsed time; returns the exit status."""
     # Each task's start time and duration, and the slowest tasks at the end, go into the log.
     timed = {
-        **os.environ,
+        "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
         "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "30",
     }
     started = time.monotonic()
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, env=timed)
-        code = process.wait()
+    code = run_with_progress(
+        REPO / "playbooks" / playbook,
+        log,
+        name=playbook,
+        inventory=str(INVENTORY) if inventory else None,
+        extravars=extra,
+        envvars=timed,
+        project_dir=REPO,
+        interactive=interactive,
+    )
     status = "ok" if code == 0 else f"exit {code}"
     shown = log.relative_to(REPO) if log.is_relative_to(REPO) else log
     say(f"  {playbook}: {status} in {time.monotonic() - started:.0f} s (log: {shown})")
@@ -253,6 +258,7 @@ def rollout(rollout_id: str, version: str, stable: str, log_dir: Path, extra: di
             "rollout_evaluation_interval": EVALUATION_INTERVAL,
             **extra,
         },
+        interactive=False,  # the gate's evaluations print their own lines meanwhile
     )
     progress.stopping.set()
     progress.join()
