@@ -10,6 +10,7 @@ message of each failed task. The playbook's whole output still goes to the log f
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 import time
@@ -93,8 +94,10 @@ class PlaybookProgress:
     def _show(self, force: bool = False) -> None:
         now = self.clock()
         if self.interactive:
-            width = os.get_terminal_size(self.out.fileno()).columns if hasattr(self.out, "fileno") else 120
-            self.out.write("\r" + self.line()[: max(width - 1, 20)].ljust(max(width - 1, 20)))
+            # A pseudo-terminal without a size (script, some CI runners) reports 0 columns.
+            width = shutil.get_terminal_size((120, 24)).columns
+            width = width if width >= 40 else 120
+            self.out.write("\r" + self.line()[: width - 1].ljust(width - 1))
             self._open_line = True
         elif force or now - self.last_output >= self.heartbeat_s:
             self.out.write(self.line() + "\n")

@@ -4,6 +4,7 @@ heartbeat during a long task, the counts at the end and the failing task's host 
 from __future__ import annotations
 
 import importlib.util
+import re
 import sys
 import time
 from pathlib import Path
@@ -84,3 +85,35 @@ def test_a_failure_names_the_host_the_task_and_the_message(tmp_path):
     texts = [text for _, text in out.lines]
     assert "  FAILED localhost: Break on purpose: the disk is full" in texts
     assert "1 failed" in texts[-2]
+
+
+class Terminal(TimedOutput):
+    def __init__(self):
+        super().__init__()
+        self.text = ""
+
+    def write(self, text: str) -> None:
+        self.text += text
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_terminal_gets_one_line_per_play_rewritten_in_place():
+    clock = iter(range(0, 1000)).__next__
+    out = Terminal()
+    shown = progress.PlaybookProgress("site.yml", out=out, clock=clock)
+    shown.event({"event": "playbook_on_play_start", "event_data": {"play": "Harden every host"}})
+    shown.event({"event": "playbook_on_task_start", "event_data": {"task": "Install the packages"}})
+    for host in ("a", "b"):
+        shown.event({"event": "runner_on_start", "event_data": {"host": host}})
+    shown.event({"event": "runner_on_ok", "event_data": {"host": "a"}})
+    shown.event({"event": "playbook_on_play_start", "event_data": {"play": "Run Prometheus"}})
+    shown.finish()
+    lines = out.text.split("\n")
+    assert len(lines) == 3 and lines[-1] == ""  # two plays, two lines
+    assert re.fullmatch(
+        r"  site\.yml \[ +\d+ s\] Harden every host: Install the packages \(1/2 hosts\)",
+        lines[0].split("\r")[-1].rstrip(),
+    )
+    assert re.fullmatch(r"  site\.yml \[ +\d+ s\] Run Prometheus", lines[1].split("\r")[-1].rstrip())
