@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra.config import FleetGroup
+from infra.private_bucket import private_bucket
 from infra.tagging import tags_for
 
 # The tags the aws_ec2 inventory (inventories/aws/aws_ec2.yml) groups hosts by.
@@ -160,60 +161,7 @@ class Fleet(pulumi.ComponentResource):
 
     def _transfer_bucket(self, name: str, args: FleetArgs, child: pulumi.ResourceOptions) -> aws.s3.Bucket:
         """Where the aws_ssm connection stages module files; private, TLS only, emptied daily."""
-        bucket = aws.s3.Bucket(f"{name}-ssm", force_destroy=True, tags=tags_for(args.tags, f"{name}-ssm"), opts=child)
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-ssm",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        # S3-managed keys: the hosts fetch the files with pre-signed URLs, which SSE-KMS would
-        # also make depend on the controller's KMS permissions.
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-ssm",
-            bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}}],
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-ssm",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-transfers",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": 1},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 1},
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-ssm",
-            bucket=bucket.id,
-            policy=bucket.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "TlsOnly",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": [arn, f"{arn}/*"],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            }
-                        ],
-                    }
-                )
-            ),
-            opts=child,
-        )
+        bucket, _ = private_bucket(f"{name}-ssm", expire_days=1, tags=args.tags, opts=child, force_destroy=True)
         return bucket
 
 

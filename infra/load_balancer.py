@@ -13,13 +13,13 @@ in the target-group list, so never add or remove a target group while the gate o
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from infra import naming
+from infra.private_bucket import private_bucket
 from infra.tagging import tags_for
 
 GROUPS = ("stable", "canary")
@@ -102,7 +102,7 @@ class CanaryLoadBalancer(pulumi.ComponentResource):
                 cidr_ipv4="0.0.0.0/0",
             )  # fmt: skip
 
-        logs = self._access_log_bucket(name, args, child, tag)
+        logs = self._access_log_bucket(name, args, child)
 
         self.alb = aws.lb.LoadBalancer(
             name,
@@ -191,77 +191,34 @@ class CanaryLoadBalancer(pulumi.ComponentResource):
             }
         )
 
-    def _access_log_bucket(self, name, args, child, tag) -> aws.s3.Bucket:
-        bucket = aws.s3.Bucket(f"{name}-access-logs", force_destroy=False, tags=tag("access-logs"), opts=child)
-        aws.s3.BucketPublicAccessBlock(
-            f"{name}-access-logs",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        # ALB access logs can only be written to buckets encrypted with S3-managed keys.
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-access-logs",
-            bucket=bucket.id,
-            rules=[
-                {"apply_server_side_encryption_by_default": {"sse_algorithm": "AES256"}, "bucket_key_enabled": True}
-            ],
-            opts=child,
-        )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{name}-access-logs",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "id": "expire-access-logs",
-                    "status": "Enabled",
-                    "filter": {"prefix": ""},
-                    "expiration": {"days": args.access_log_retention_days},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": 7},
-                }
-            ],
-            opts=child,
-        )
+    def _access_log_bucket(self, name, args, child) -> aws.s3.Bucket:
         # Older regions deliver logs from a regional ELB account, newer ones from the log-delivery
         # service principal; granting both works everywhere.
         elb_account = aws.elb.get_service_account(opts=pulumi.InvokeOptions(provider=args.provider))
-        self._log_policy = aws.s3.BucketPolicy(
+
+        def log_writers(arn: str) -> list[dict]:
+            return [
+                {
+                    "Sid": "ElbAccountWrites",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": elb_account.arn},
+                    "Action": "s3:PutObject",
+                    "Resource": f"{arn}/{name}/*",
+                },
+                {
+                    "Sid": "LogDeliveryWrites",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+                    "Action": "s3:PutObject",
+                    "Resource": f"{arn}/{name}/*",
+                },
+            ]
+
+        bucket, self._log_policy = private_bucket(
             f"{name}-access-logs",
-            bucket=bucket.id,
-            policy=bucket.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "ElbAccountWrites",
-                                "Effect": "Allow",
-                                "Principal": {"AWS": elb_account.arn},
-                                "Action": "s3:PutObject",
-                                "Resource": f"{arn}/{name}/*",
-                            },
-                            {
-                                "Sid": "LogDeliveryWrites",
-                                "Effect": "Allow",
-                                "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
-                                "Action": "s3:PutObject",
-                                "Resource": f"{arn}/{name}/*",
-                            },
-                            {
-                                "Sid": "TlsOnly",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": [arn, f"{arn}/*"],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            },
-                        ],
-                    }
-                )
-            ),
+            expire_days=args.access_log_retention_days,
+            tags=args.tags,
             opts=child,
+            extra_statements=log_writers,
         )
         return bucket
