@@ -111,7 +111,14 @@ def gate(tmp_path, prometheus_url, query="demo_latency_seconds_bucket", **extra)
 
 
 def serve(exporter: Exporter, seed: int, canary_median: float) -> None:
-    """One window of traffic: 1000 canary and 5000 baseline requests, then two scrapes."""
+    """One window of traffic: 1000 canary and 5000 baseline requests, then two scrapes.
+
+    The burst waits for a scrape after the previous evaluation first: increase() over the window
+    only sees a jump whose last sample before it lies inside the window, and a burst that lands
+    within one scrape interval of the previous evaluation has that sample before the window (found
+    when this test failed every time on an idle machine). Real traffic is steady, and
+    increase()'s extrapolation to the window's ends counts it."""
+    time.sleep(1.5)
     rng = np.random.default_rng(seed)
     exporter.add("baseline", rng.lognormal(np.log(0.01), 0.2, 5000))
     exporter.add("canary", rng.lognormal(np.log(canary_median), 0.2, 1000))
