@@ -11,8 +11,9 @@ from perfgate_bench.atomic_write import atomic_write_json
 from perfgate_bench.runner import KERNELS, BenchError, parse_cpus, parse_size, run_kernel
 
 
-def add_results(path: str, kernel: str, seconds: list[float]) -> None:
-    """perfgate-judge's result file: {"metrics": {kernel: [seconds, ...]}}, written atomically."""
+def add_results(path: str, kernel: str, seconds: list[float], append: bool = False) -> None:
+    """perfgate-judge's result file: {"metrics": {kernel: [seconds, ...]}}, written atomically.
+    With append, the kernel's samples already in the file are kept and these follow them."""
     try:
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)
@@ -22,7 +23,10 @@ def add_results(path: str, kernel: str, seconds: list[float]) -> None:
         raise BenchError(f"--results {path} exists but is not a results file: {error}") from None
     if not isinstance(document, dict) or not isinstance(document.get("metrics"), dict):
         raise BenchError(f"--results {path} exists but holds no 'metrics' mapping")
-    document["metrics"][kernel] = list(seconds)
+    earlier = document["metrics"].get(kernel, []) if append else []
+    if not isinstance(earlier, list):
+        raise BenchError(f"--results {path}: {kernel!r} holds no list of samples to append to")
+    document["metrics"][kernel] = [*earlier, *seconds]
     atomic_write_json(path, document)
 
 
@@ -43,6 +47,12 @@ def main(argv: list[str] | None = None) -> int:
         help="also add each repeat's seconds, as the kernel's samples, to FILE in perfgate-judge's format "
         "(other kernels already in FILE are kept)",
     )
+    run.add_argument(
+        "--append",
+        action="store_true",
+        help="keep the kernel's samples already in --results FILE and add these after them, so that rounds "
+        "of two builds can alternate on a shared machine",
+    )
 
     serve = commands.add_parser("serve", help="serve POST /checksum, GET /healthz and GET /metrics")
     serve.add_argument("--config", help="TOML file with the settings below")
@@ -59,6 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--inject-latency-ms", type=float, help="REHEARSALS ONLY: add this latency to every request")
     serve.add_argument("--inject-error-ratio", type=float, help="REHEARSALS ONLY: answer this share with HTTP 500")
     args = parser.parse_args(argv)
+    if args.command == "run" and args.append and not args.results:
+        parser.error("--append needs --results FILE")
 
     try:
         if args.command == "run":
@@ -66,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.kernel, parse_size(args.size), parse_cpus(args.cpus) if args.cpus else None, args.repeat
             )
             if args.results:
-                add_results(args.results, result.kernel, result.seconds)
+                add_results(args.results, result.kernel, result.seconds, args.append)
             if args.json:
                 print(json.dumps(result.as_dict(), indent=2))
             else:
