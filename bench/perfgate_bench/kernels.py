@@ -93,6 +93,25 @@ def checksum(data) -> int:
     return int(_fold(a, b, buffer.size))
 
 
+def checksum_vectorized(data) -> int:
+    """The same fletcher64x8 by whole-array numpy operations instead of the numba loop: the
+    second implementation that the agent serves behind a feature flag. Lane k's B_k is the sum
+    of its running sums A_k, so one cumulative sum over the (blocks, 8) word grid gives both;
+    uint64 arithmetic wraps modulo 2^64 as the definition asks."""
+    buffer = np.frombuffer(data, dtype=np.uint8) if not isinstance(data, np.ndarray) else data.reshape(-1)
+    padded = np.zeros(-(-buffer.size // 4) * 4, dtype=np.uint8)
+    padded[: buffer.size] = buffer
+    words = padded.view("<u4").astype(np.uint64)
+    whole = words.size - words.size % LANES
+    running = np.cumsum(words[:whole].reshape(-1, LANES), axis=0, dtype=np.uint64)
+    a = running[-1].copy() if whole else np.zeros(LANES, dtype=np.uint64)
+    b = running.sum(axis=0, dtype=np.uint64) if whole else np.zeros(LANES, dtype=np.uint64)
+    for lane, word in enumerate(words[whole:]):
+        a[lane] += word
+        b[lane] += a[lane]
+    return int(_fold(a, b, buffer.size))
+
+
 def checksum_reference(data: bytes) -> int:
     """The definition above in plain Python, for tests."""
     mask = (1 << 64) - 1

@@ -6,34 +6,41 @@ import numpy as np
 import pytest
 from perfgate_bench import kernels
 
+# The numba kernel and the numpy one the agent serves behind its feature flag.
+IMPLEMENTATIONS = pytest.mark.parametrize("implementation", [kernels.checksum, kernels.checksum_vectorized])
 
+
+@IMPLEMENTATIONS
 @pytest.mark.parametrize("length", [0, 1, 2, 3, 4, 7, 8, 31, 32, 33, 4095, 4096, 65537])
-def test_checksum_matches_the_definition_at_edge_lengths(length):
+def test_checksum_matches_the_definition_at_edge_lengths(implementation, length):
     data = np.random.default_rng(length).integers(0, 256, length, dtype=np.uint8).tobytes()
-    assert kernels.checksum(data) == kernels.checksum_reference(data)
+    assert implementation(data) == kernels.checksum_reference(data)
 
 
+@IMPLEMENTATIONS
 @pytest.mark.parametrize("seed", range(20))
-def test_checksum_matches_the_definition_on_random_inputs(seed):
+def test_checksum_matches_the_definition_on_random_inputs(implementation, seed):
     rng = np.random.default_rng(1000 + seed)
     data = rng.integers(0, 256, int(rng.integers(0, 20_000)), dtype=np.uint8).tobytes()
-    assert kernels.checksum(data) == kernels.checksum_reference(data)
+    assert implementation(data) == kernels.checksum_reference(data)
 
 
+@IMPLEMENTATIONS
 @pytest.mark.parametrize("offset", [1, 2, 3, 5])
-def test_checksum_of_unaligned_views(offset):
+def test_checksum_of_unaligned_views(implementation, offset):
     backing = np.random.default_rng(offset).integers(0, 256, 9000, dtype=np.uint8)
     view = backing[offset : offset + 4095]
     assert view.ctypes.data % 4 != 0 or offset % 4 == 0
-    assert kernels.checksum(view) == kernels.checksum_reference(view.tobytes())
-    assert kernels.checksum(memoryview(backing.tobytes())[offset:]) == kernels.checksum_reference(
+    assert implementation(view) == kernels.checksum_reference(view.tobytes())
+    assert implementation(memoryview(backing.tobytes())[offset:]) == kernels.checksum_reference(
         backing.tobytes()[offset:]
     )
 
 
-def test_checksum_wraps_modulo_2_64():
+@IMPLEMENTATIONS
+def test_checksum_wraps_modulo_2_64(implementation):
     data = b"\xff" * (1 << 20)  # lane sums exceed 2^64 in the second (B) sums
-    assert kernels.checksum(data) == kernels.checksum_reference(data)
+    assert implementation(data) == kernels.checksum_reference(data)
 
 
 def test_checksum_depends_on_order_and_length():

@@ -128,6 +128,58 @@ options:
             description: Seconds to wait for each API call.
             type: float
             default: 10
+      unleash:
+        description:
+          - A feature flag's gradual rollout in one environment of an Unleash server, through its
+            Admin API. The share is the rollout percentage of one C(flexibleRollout) strategy that
+            the gate owns (titled C(perfgate canary_gate)) and creates when it is missing; the
+            flag's other strategies are never changed. A share above 0 turns the flag on in the
+            environment; 0 (a rollback) sets the rollout to 0 and then turns the flag off. Each
+            change is read back. Shares are whole percentages.
+          - Unleash enables a user when any active strategy does, so other enabled strategies on
+            the flag widen its audience; they are listed in the result as C(other_strategies).
+          - >-
+            For a flag canary, the gate's O(groups) name the agents' C(variant) label values, for
+            example C({canary: "on", baseline: "off"}).
+        type: dict
+        suboptions:
+          url:
+            description: The Unleash server, for example C(http://unleash.internal:4242).
+            type: str
+            required: true
+          token:
+            description: An admin API token or personal access token. Client tokens cannot change flags.
+            type: str
+            required: true
+          project:
+            description: The flag's project.
+            type: str
+            default: default
+          feature:
+            description: The flag's name. It must exist; the gate does not create flags.
+            type: str
+            required: true
+          environment:
+            description: The Unleash environment whose rollout the gate moves, for example C(production).
+            type: str
+            required: true
+          stickiness:
+            description:
+              - The context field that keeps a user on one side (C(default) is the user id, then the
+                session id, then random).
+            type: str
+            default: default
+          timeout:
+            description: Seconds to wait for each Admin API call.
+            type: float
+            default: 10
+          validate_certs:
+            description: Verify the server's TLS certificate for an https URL.
+            type: bool
+            default: true
+          ca_path:
+            description: A PEM file of CA certificates to verify the server with.
+            type: path
       file:
         description: A JSON file holding C({"canary_weight" N}), for dry runs, tests and other tools.
         type: dict

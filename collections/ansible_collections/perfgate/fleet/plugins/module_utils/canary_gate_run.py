@@ -218,7 +218,7 @@ def _run_locked(gate: GateParams, check_mode, store, state, traffic, now, evalua
         raise GateError(f"canary_gate: {error}; the rollout was not moved", rollout_status=state.status) from None
     if traffic and abs(live - state.weight) > 0.5:
         reasons_extra.append(
-            f"the load balancer had {live:g}% for the canary while the rollout expects "
+            f"{getattr(traffic, 'holder', 'the load balancer')} had {live:g}% for the canary while the rollout expects "
             f"{state.weight}%; the expected weight is applied again"
         )
 

@@ -8,6 +8,7 @@ import os
 
 from ansible_collections.perfgate.fleet.plugins.module_utils.atomic_write import atomic_write_json
 from ansible_collections.perfgate.fleet.plugins.module_utils.haproxy_client import HAProxyError, haproxy_command
+from ansible_collections.perfgate.fleet.plugins.module_utils.unleash_admin import UnleashAdmin, UnleashError
 
 HAPROXY_MAX_WEIGHT = 256
 
@@ -168,6 +169,97 @@ class AlbTraffic:
         if applied != wanted:
             raise TrafficError(f"ALB read-back differs: wanted {wanted}, got {applied}")
         return {"weights": applied, "share": float(percent)}
+
+
+class UnleashFlag:
+    """A feature flag's gradual rollout in one Unleash environment. The gate owns one
+    flexibleRollout strategy on the flag, found by its title, and never touches the others:
+    the canary's share is that strategy's rollout percentage while the flag is on there."""
+
+    STRATEGY_TITLE = "perfgate canary_gate"
+    # How the gate names this backend when the live share differs from the rollout's.
+    holder = "the Unleash flag"
+
+    def __init__(self, admin: UnleashAdmin, environment: str, stickiness: str = "default"):
+        self.admin, self.environment, self.stickiness = admin, environment, stickiness
+
+    def _call(self, operation, *args):
+        try:
+            return operation(*args)
+        except UnleashError as error:
+            raise TrafficError(str(error)) from None
+
+    def _owned(self, environment: dict) -> dict | None:
+        for strategy in environment.get("strategies") or []:
+            if strategy.get("title") == self.STRATEGY_TITLE and strategy.get("name") == "flexibleRollout":
+                return strategy
+        return None
+
+    def _state(self) -> tuple[bool, dict | None, list[dict]]:
+        environment = self._call(self.admin.environment, self.environment)
+        owned = self._owned(environment)
+        others = [s for s in environment.get("strategies") or [] if s is not owned and not s.get("disabled")]
+        return bool(environment.get("enabled")), owned, others
+
+    @staticmethod
+    def _rollout(strategy: dict | None) -> int:
+        if not strategy:
+            return 0
+        value = (strategy.get("parameters") or {}).get("rollout", "0")
+        try:
+            return int(str(value))
+        except ValueError:
+            raise TrafficError(
+                f"the flag's perfgate strategy has a rollout of {value!r}, not a whole percentage"
+            ) from None
+
+    def share(self) -> float:
+        enabled, owned, _ = self._state()
+        return float(self._rollout(owned)) if enabled else 0.0
+
+    def set_share(self, percent) -> dict:
+        if isinstance(percent, bool) or not float(percent).is_integer() or not 0 <= float(percent) <= 100:
+            raise TrafficError(f"an Unleash rollout is a whole percentage from 0 to 100; got {percent!r}")
+        percent = int(percent)
+        enabled, owned, others = self._state()
+        strategy = {
+            "name": "flexibleRollout",
+            "title": self.STRATEGY_TITLE,
+            "constraints": (owned or {}).get("constraints") or [],
+            "parameters": {
+                **((owned or {}).get("parameters") or {}),
+                "rollout": str(percent),
+                "stickiness": self.stickiness,
+                "groupId": self.admin.feature_name,
+            },
+        }
+        if owned is None and percent > 0:
+            owned = self._call(self.admin.add_strategy, self.environment, strategy)
+        elif owned is not None:
+            self._call(self.admin.update_strategy, self.environment, owned["id"], strategy)
+        # A rollback turns the flag off only after its rollout is 0, so no client that refreshes in
+        # between sees the flag on for more users; an advance turns it on after the rollout is set.
+        if enabled != (percent > 0):
+            self._call(self.admin.switch, self.environment, percent > 0)
+
+        applied_enabled, applied, _ = self._state()
+        applied_rollout = self._rollout(applied)
+        if applied_enabled != (percent > 0) or (applied is not None and applied_rollout != percent):
+            raise TrafficError(
+                f"Unleash read-back differs: wanted rollout {percent}% with the flag "
+                f"{'on' if percent > 0 else 'off'} in {self.environment}, got rollout {applied_rollout}% "
+                f"with the flag {'on' if applied_enabled else 'off'}"
+            )
+        if applied is not None:
+            read_back = self._call(self.admin.strategy, self.environment, applied["id"])
+            if self._rollout(read_back) != percent:
+                raise TrafficError(f"Unleash read-back of strategy {applied['id']} shows {self._rollout(read_back)}%")
+        result = {"share": float(percent), "enabled": applied_enabled, "strategy_id": (applied or {}).get("id")}
+        if others:
+            # Unleash enables a user when any strategy does, so other active strategies widen the
+            # flag's audience beyond the gate's percentage.
+            result["other_strategies"] = [s.get("title") or s.get("name") for s in others]
+        return result
 
 
 INGRESS_NGINX_CANARY = "nginx.ingress.kubernetes.io/canary"
@@ -409,7 +501,7 @@ def kubernetes_api(api_class: str, kubeconfig: str | None, context: str | None):
     return getattr(client, api_class)(api_client)
 
 
-TRAFFIC_BACKENDS = ("haproxy", "aws_alb", "ingress_nginx", "gateway_api", "file")
+TRAFFIC_BACKENDS = ("haproxy", "aws_alb", "ingress_nginx", "gateway_api", "unleash", "file")
 KUBERNETES_BACKENDS = ("ingress_nginx", "gateway_api")
 # The modules' argument spec for `traffic` (documented in doc_fragments/traffic.py).
 TRAFFIC_OPTION = {
@@ -459,6 +551,20 @@ TRAFFIC_OPTION = {
                 "timeout": {"type": "float", "default": 10},
             },
         },
+        "unleash": {
+            "type": "dict",
+            "options": {
+                "url": {"type": "str", "required": True},
+                "token": {"type": "str", "required": True, "no_log": True},
+                "project": {"type": "str", "default": "default"},
+                "feature": {"type": "str", "required": True},
+                "environment": {"type": "str", "required": True},
+                "stickiness": {"type": "str", "default": "default"},
+                "timeout": {"type": "float", "default": 10},
+                "validate_certs": {"type": "bool", "default": True},
+                "ca_path": {"type": "path"},
+            },
+        },
         "file": {"type": "dict", "options": {"path": {"type": "path", "required": True}}},
     },
 }
@@ -494,6 +600,21 @@ def build_traffic(traffic: dict | None, region: str | None):
     if kind == "file":
         need("path")
         return FileTraffic(options["path"])
+    if kind == "unleash":
+        need("url", "token", "feature", "environment")
+        try:
+            admin = UnleashAdmin(
+                options["url"],
+                options["token"],
+                options.get("project") or "default",
+                options["feature"],
+                float(options.get("timeout") or 10),
+                options.get("validate_certs", True) is not False,
+                options.get("ca_path"),
+            )
+        except UnleashError as error:
+            raise TrafficError(str(error)) from None
+        return UnleashFlag(admin, options["environment"], options.get("stickiness") or "default")
     if kind == "ingress_nginx":
         need("namespace", "ingress")
         return IngressNginxCanary(

@@ -353,6 +353,25 @@ EXAMPLES = r"""
         context: prod-cluster
   delegate_to: localhost
 
+- name: Move a feature flag's rollout in Unleash, judging flag-on against flag-off requests
+  perfgate.fleet.canary_gate:
+    rollout: checksum-v2-flag
+    state_dir: /var/lib/perfgate/rollouts
+    prometheus_url: http://127.0.0.1:9090
+    groups: {canary: "on", baseline: "off"}
+    metrics:
+      - name: latency
+        source: prometheus
+        kind: latency
+        query: 'sum by (le) (increase(perfgate_request_duration_seconds_bucket{variant="${group}"}[${since}]))'
+    traffic:
+      unleash:
+        url: http://unleash.internal:4242
+        token: "{{ unleash_admin_token }}"
+        feature: checksum-v2
+        environment: production
+  delegate_to: localhost
+
 - name: Replay one window of a recorded rollout offline (the file holds only this window's requests)
   perfgate.fleet.canary_gate:
     rollout: replay-1234

@@ -10,8 +10,8 @@ short_description: Set the canary's share of traffic directly, outside a gated r
 version_added: "0.1.0"
 description:
   - Sets the canary's traffic share in percent on the same backends as M(perfgate.fleet.canary_gate)
-    (HAProxy runtime API, AWS ALB weighted target groups, ingress-nginx's canary Ingress, or a
-    file) and reads every weight back.
+    (HAProxy runtime API, AWS ALB weighted target groups, ingress-nginx's canary Ingress, a Gateway
+    API HTTPRoute, an Unleash flag's rollout, or a file) and reads every weight back.
   - For the steps a gate does not decide, such as resetting the canary to 0% after a promotion
     once the stable group runs the new version too. Judging stays with canary_gate.
 options:

@@ -1,0 +1,222 @@
+"""canary_gate's unleash backend against a real Unleash 7.5.1 on a real PostgreSQL 15: every
+operation read back through the Admin API, the errors a user can act on, a concurrent edit,
+and what the real Python SDK makes of the percentages the gate sets."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import TrafficError, build_traffic
+from ansible_run import run_task
+from servers import PostgreSQL, Unleash, free_port, wait_until
+
+ENVIRONMENT = "development"
+
+
+@pytest.fixture(scope="module")
+def unleash(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("unleash")
+    postgres = PostgreSQL()
+    try:
+        server = Unleash(workdir, postgres.create_database("unleash"))
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        postgres.stop()
+
+
+def admin(server: Unleash, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(
+        server.url + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": Unleash.ADMIN_TOKEN, "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        raw = answer.read()
+    return json.loads(raw) if raw.strip() else {}
+
+
+def new_flag(server: Unleash) -> str:
+    name = f"checksum-v2-{uuid.uuid4().hex[:8]}"
+    admin(server, "POST", "/api/admin/projects/default/features", {"name": name})
+    return name
+
+
+def environment_of(server: Unleash, flag: str) -> dict:
+    feature = admin(server, "GET", f"/api/admin/projects/default/features/{flag}")
+    return next(e for e in feature["environments"] if e["name"] == ENVIRONMENT)
+
+
+def traffic(server: Unleash, flag: str, **overrides) -> dict:
+    options = {"url": server.url, "token": Unleash.ADMIN_TOKEN, "feature": flag, "environment": ENVIRONMENT}
+    return {"unleash": {**options, **overrides}}
+
+
+def good_metrics(path):
+    rng = np.random.default_rng(17)
+    samples = {
+        "baseline": list(rng.lognormal(np.log(0.01), 0.2, 3000)),
+        "canary": list(rng.lognormal(np.log(0.01), 0.2, 500)),
+    }
+    path.write_text(json.dumps({"metrics": {"latency": samples}}))
+
+
+def gate_task(tmp_path, server, flag, **extra) -> dict:
+    return {
+        "perfgate.fleet.canary_gate": {
+            "rollout": flag,
+            "state_dir": str(tmp_path / "state"),
+            "steps": [10, 25, 50, 100],
+            "metrics_file": str(tmp_path / "metrics.json"),
+            "metrics": [{"name": "latency", "source": "file", "kind": "latency"}],
+            "traffic": traffic(server, flag),
+            **extra,
+        }
+    }
+
+
+def test_gate_walks_a_flag_through_its_steps_and_rolls_it_back_off(tmp_path, unleash):
+    flag = new_flag(unleash)
+    # Someone's own strategy in the same environment: the gate must never touch it.
+    theirs = admin(
+        unleash,
+        "POST",
+        f"/api/admin/projects/default/features/{flag}/environments/{ENVIRONMENT}/strategies",
+        {"name": "default", "title": "beta testers", "disabled": True},
+    )
+    good_metrics(tmp_path / "metrics.json")
+    for expected in (10, 25, 50, 100):
+        result = run_task(gate_task(tmp_path, unleash, flag))
+        assert not result.get("failed"), result.get("msg")
+        assert result["weight_after"] == expected
+        environment = environment_of(unleash, flag)
+        assert environment["enabled"] is True
+        owned = [s for s in environment["strategies"] if s.get("title") == "perfgate canary_gate"]
+        assert len(owned) == 1, environment["strategies"]
+        assert owned[0]["name"] == "flexibleRollout"
+        assert owned[0]["parameters"] == {"rollout": str(expected), "stickiness": "default", "groupId": flag}
+        untouched = next(s for s in environment["strategies"] if s["id"] == theirs["id"])
+        assert untouched["title"] == "beta testers" and untouched["disabled"] is True
+
+    result = run_task(gate_task(tmp_path, unleash, flag, action="rollback"))
+    assert not result.get("failed"), result.get("msg")
+    assert result["weight_after"] == 0
+    environment = environment_of(unleash, flag)
+    assert environment["enabled"] is False
+    owned = next(s for s in environment["strategies"] if s.get("title") == "perfgate canary_gate")
+    assert owned["parameters"]["rollout"] == "0"
+
+
+def test_a_concurrent_edit_is_reported_and_the_expected_rollout_applied_again(tmp_path, unleash):
+    flag = new_flag(unleash)
+    good_metrics(tmp_path / "metrics.json")
+    assert run_task(gate_task(tmp_path, unleash, flag))["weight_after"] == 10
+    owned = next(s for s in environment_of(unleash, flag)["strategies"] if s["title"] == "perfgate canary_gate")
+    admin(
+        unleash,
+        "PUT",
+        f"/api/admin/projects/default/features/{flag}/environments/{ENVIRONMENT}/strategies/{owned['id']}",
+        {"name": "flexibleRollout", "title": owned["title"], "parameters": {**owned["parameters"], "rollout": "40"}},
+    )
+    result = run_task(gate_task(tmp_path, unleash, flag))
+    assert not result.get("failed"), result.get("msg")
+    assert any("the Unleash flag had 40% for the canary" in r for r in result["reasons"]), result["reasons"]
+    # The gate judged the step it expected (10 %) and applied its own next one over the edit.
+    assert result["weight_after"] == 25
+    assert environment_of(unleash, flag)["strategies"][0]["parameters"]["rollout"] == "25"
+
+
+@pytest.mark.parametrize("weight", [12.5, 101, -1, True])
+def test_a_weight_that_is_not_a_whole_percentage_is_refused(unleash, weight):
+    # The modules' argument specs already take whole numbers only; the backend checks again
+    # because Unleash itself stores a rollout of 101 or 12.5 without complaint.
+    flag = new_flag(unleash)
+    with pytest.raises(TrafficError, match="whole percentage from 0 to 100"):
+        build_traffic(traffic(unleash, flag), None).set_share(weight)
+    environment = environment_of(unleash, flag)
+    assert environment["enabled"] is False and environment["strategies"] == []
+
+
+def test_errors_say_what_to_fix_and_change_nothing(tmp_path, unleash):
+    flag = new_flag(unleash)
+    closed = free_port()
+    cases = {
+        "unreachable": (traffic(unleash, flag, url=f"http://127.0.0.1:{closed}"), "cannot reach Unleash"),
+        "bad token": (traffic(unleash, flag, token="*:*.not-a-token"), "HTTP 401"),
+        "client token": (traffic(unleash, flag, token=Unleash.CLIENT_TOKEN), "use an admin token"),
+        "unknown flag": (traffic(unleash, "no-such-flag"), 'no feature named "no-such-flag"'),
+        "unknown environment": (traffic(unleash, flag, environment="staging"), "no environment 'staging'"),
+        "unknown project": (traffic(unleash, flag, project="nope"), 'in project "nope"'),
+        "not a url": (traffic(unleash, flag, url="unleash:4242"), "not an http:// or https:// URL"),
+    }
+    for case, (options, expected) in cases.items():
+        result = run_task({"perfgate.fleet.canary_share": {"traffic": options, "percent": 10}})
+        assert result.get("failed") is True, case
+        assert expected in result["msg"], f"{case}: {result['msg']}"
+        assert "Traceback" not in result.get("module_stderr", ""), case
+        assert Unleash.ADMIN_TOKEN not in json.dumps(result), f"{case}: the token leaked into the result"
+    environment = environment_of(unleash, flag)
+    assert environment["enabled"] is False and environment["strategies"] == []
+
+
+def client_rollout(server: Unleash, flag: str) -> str | None:
+    request = urllib.request.Request(
+        f"{server.url}/api/client/features", headers={"Authorization": Unleash.CLIENT_TOKEN}
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        features = json.load(answer)["features"]
+    for feature in features:
+        if feature["name"] == flag and feature["enabled"]:
+            return next(
+                (s["parameters"]["rollout"] for s in feature["strategies"] if s["name"] == "flexibleRollout"), None
+            )
+    return None
+
+
+def sdk_enabled(server: Unleash, flag: str, expected: str, keys: list[str], cache: Path) -> set[str]:
+    """The keys a fresh client of the real Unleash Python SDK enables. Its first fetch happens
+    inside initialize_client; its cache directory is new, so nothing stale is read first."""
+    from UnleashClient import UnleashClient
+
+    # The client API serves a cached copy that follows an Admin API change within a second or two.
+    wait_until(lambda: client_rollout(server, flag) == expected, 10, f"the client API to show {flag} at {expected}%")
+    client = UnleashClient(
+        url=f"{server.url}/api",
+        app_name="perfgate-test",
+        instance_id=uuid.uuid4().hex,
+        refresh_interval=1,
+        disable_metrics=True,
+        disable_registration=True,
+        custom_headers={"Authorization": Unleash.CLIENT_TOKEN},
+        cache_directory=str(cache),
+    )
+    client.initialize_client()
+    try:
+        return {key for key in keys if client.is_enabled(flag, {"userId": key})}
+    finally:
+        client.destroy()
+
+
+def test_the_sdk_splits_users_as_the_gate_set_and_keeps_them_on_when_it_grows(tmp_path, unleash):
+    flag = new_flag(unleash)
+    keys = [f"user-{n}" for n in range(10_000)]
+    share = lambda weight: run_task(  # noqa: E731
+        {"perfgate.fleet.canary_share": {"traffic": traffic(unleash, flag), "percent": weight}}
+    )
+    assert not share(25).get("failed")
+    at_25 = sdk_enabled(unleash, flag, "25", keys, tmp_path / "cache-25")
+    # Unleash hashes each user id (murmur3) into 100 buckets: 10,000 ids land within 2 points of
+    # 25 % with probability above 0.9999 (binomial sd 0.43 points).
+    assert 2300 <= len(at_25) <= 2700, len(at_25)
+    assert not share(50).get("failed")
+    at_50 = sdk_enabled(unleash, flag, "50", keys, tmp_path / "cache-50")
+    assert 4700 <= len(at_50) <= 5300, len(at_50)
+    assert at_25 <= at_50, f"{len(at_25 - at_50)} users enabled at 25% were dropped at 50%"
