@@ -242,18 +242,16 @@ class UnleashFlag:
         if enabled != (percent > 0):
             self._call(self.admin.switch, self.environment, percent > 0)
 
+        # One read of the flag gives both the on/off state and the strategy's rollout; a strategy
+        # that vanished in between reads as rollout 0 and fails any share above 0.
         applied_enabled, applied, _ = self._state()
         applied_rollout = self._rollout(applied)
-        if applied_enabled != (percent > 0) or (applied is not None and applied_rollout != percent):
+        if applied_enabled != (percent > 0) or applied_rollout != percent:
             raise TrafficError(
                 f"Unleash read-back differs: wanted rollout {percent}% with the flag "
                 f"{'on' if percent > 0 else 'off'} in {self.environment}, got rollout {applied_rollout}% "
                 f"with the flag {'on' if applied_enabled else 'off'}"
             )
-        if applied is not None:
-            read_back = self._call(self.admin.strategy, self.environment, applied["id"])
-            if self._rollout(read_back) != percent:
-                raise TrafficError(f"Unleash read-back of strategy {applied['id']} shows {self._rollout(read_back)}%")
         result = {"share": float(percent), "enabled": applied_enabled, "strategy_id": (applied or {}).get("id")}
         if others:
             # Unleash enables a user when any strategy does, so other active strategies widen the

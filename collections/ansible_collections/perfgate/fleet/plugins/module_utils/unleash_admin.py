@@ -96,9 +96,6 @@ class UnleashAdmin:
             f"Unleash: the flag {self.feature_name!r} in project {self.project!r} has no environment {environment!r}"
         )
 
-    def strategy(self, environment: str, strategy_id: str) -> dict:
-        return self.call("GET", self._feature_path("environments", environment, "strategies", strategy_id))
-
     def add_strategy(self, environment: str, strategy: dict) -> dict:
         return self.call("POST", self._feature_path("environments", environment, "strategies"), strategy)
 
