@@ -139,8 +139,8 @@ options:
           - Unleash enables a user when any active strategy does, so other enabled strategies on
             the flag widen its audience; they are listed in the result as C(other_strategies).
           - >-
-            For a flag canary, the gate's O(groups) name the agents' C(variant) label values, for
-            example C({canary: "on", baseline: "off"}).
+            For a flag canary, O(perfgate.fleet.canary_gate#module:groups) name the agents'
+            C(variant) label values, for example C({canary: "on", baseline: "off"}).
         type: dict
         suboptions:
           url:

@@ -214,7 +214,7 @@ class UnleashFlag:
             ) from None
 
     def share(self) -> float:
-        enabled, owned, _ = self._state()
+        enabled, owned, _others = self._state()
         return float(self._rollout(owned)) if enabled else 0.0
 
     def set_share(self, percent) -> dict:
@@ -244,7 +244,7 @@ class UnleashFlag:
 
         # One read of the flag gives both the on/off state and the strategy's rollout; a strategy
         # that vanished in between reads as rollout 0 and fails any share above 0.
-        applied_enabled, applied, _ = self._state()
+        applied_enabled, applied, _others = self._state()
         applied_rollout = self._rollout(applied)
         if applied_enabled != (percent > 0) or applied_rollout != percent:
             raise TrafficError(
