@@ -240,7 +240,7 @@ def test_manual_rollback_and_drift_repair(tmp_path):
         ({"metrics": [{"name": "x", "kind": "latency", "source": "file", "confidence": 1.5}]}, "confidence must be"),
         ({"rollout": "../etc/passwd"}, "rollout id"),
         ({"traffic": {"haproxy": {"socket": "/x"}}}, "traffic.haproxy needs backend"),
-        ({"traffic": {"nginx": {}}}, "exactly one of haproxy, aws_alb, ingress_nginx, gateway_api, file"),
+        ({"traffic": {"nginx": {}}}, "exactly one of haproxy, aws_alb, ingress_nginx, gateway_api, unleash, file"),
         ({"rollback_after": 0}, "rollback_after must be a whole number of at least 1"),
     ],
 )
