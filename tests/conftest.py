@@ -1,6 +1,9 @@
 import os
 import sys
+import threading
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
@@ -11,6 +14,30 @@ sys.path.insert(0, str(REPO / "collections"))
 # Podman must read the repo's containers.conf in every test that starts containers.
 os.environ.setdefault("CONTAINERS_CONF", str(REPO / "molecule" / "containers.conf"))
 os.environ.setdefault("ANSIBLE_CONFIG", str(REPO / "ansible.cfg"))
+
+
+@pytest.fixture
+def start_service():
+    """Starts perfgate-bench serve in this process with the given settings; returns its port."""
+    from agent_http import request
+    from perfgate_bench.service import Service, ServiceConfig
+    from servers import free_port, wait_until
+
+    started = []
+
+    def start(**settings):
+        config = ServiceConfig.load(None, {"port": free_port(), **settings})
+        service = Service(config)
+        thread = threading.Thread(target=service.serve, daemon=True)
+        thread.start()
+        wait_until(lambda: request(config.port, "GET", "/healthz")[0] == 200, 30, "the service answering")
+        started.append((service, thread))
+        return config.port
+
+    yield start
+    for service, thread in started:
+        service.shutdown()
+        thread.join(10)
 
 
 def pytest_configure(config):

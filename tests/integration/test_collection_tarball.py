@@ -8,11 +8,11 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import pytest
 import yaml
+from containers import podman, systemd_host
 
 REPO = Path(__file__).resolve().parents[2]
 COLLECTION = REPO / "collections" / "ansible_collections" / "perfgate" / "fleet"
@@ -78,22 +78,10 @@ def test_a_play_using_the_roles_by_full_name_passes_syntax_check(installed):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def podman(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", *args], capture_output=True, text=True, check=False)
-
-
 def test_a_role_runs_by_full_name_from_the_installed_tarball(installed):
     """perfgate.fleet.node_exporter on a fresh Debian 12 host (the test image), through the
     podman connection: the package is installed and the exporter answers on its port."""
-    name = f"perfgate-test-tarball-{uuid.uuid4().hex[:8]}"
-    run = podman("run", "-d", "--name", name, "--privileged", "--systemd=always", "localhost/perfgate/debian:12",
-                 "/lib/systemd/systemd")  # fmt: skip
-    assert run.returncode == 0, f"{run.stderr} (the image comes from make setup)"
-    try:
-        deadline = time.monotonic() + 30
-        while podman("exec", name, "systemctl", "is-system-running", "--wait").stdout.strip() == "":
-            assert time.monotonic() < deadline, "systemd did not start"
-            time.sleep(0.5)
+    with systemd_host("perfgate-test-tarball") as name:
         play = [
             {
                 "hosts": name,
@@ -120,8 +108,6 @@ def test_a_role_runs_by_full_name_from_the_installed_tarball(installed):
         while "node_" not in podman("exec", name, "python3", "-c", SCRAPE).stdout:
             assert time.monotonic() < deadline, "node_exporter did not answer on 9100"
             time.sleep(0.5)
-    finally:
-        podman("rm", "-f", name)
 
 
 SCRAPE = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9100/metrics').read().decode())"

@@ -6,35 +6,21 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-import uuid
 from pathlib import Path
 
 import pytest
+from containers import podman, systemd_host
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/perfgate/debian:12"
 
 
-def podman(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", *args], capture_output=True, text=True, check=False)
-
-
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory):
-    name = f"perfgate-test-tags-{uuid.uuid4().hex[:8]}"
-    started = podman("run", "-d", "--name", name, "--privileged", "--systemd=always", IMAGE, "/lib/systemd/systemd")
-    assert started.returncode == 0, started.stderr
-    try:
-        deadline = time.monotonic() + 30
-        while podman("exec", name, "systemctl", "is-system-running", "--wait").stdout.strip() == "":
-            assert time.monotonic() < deadline, "the container's systemd did not come up"
-            time.sleep(0.5)
+    with systemd_host("perfgate-test-tags") as name:
         inventory = tmp_path_factory.mktemp("tags") / "inventory.ini"
         inventory.write_text(f"{name} ansible_connection=podman\n")
         yield name, inventory
-    finally:
-        podman("rm", "-f", name)
 
 
 def harden(inventory: Path, tags: str) -> list[dict]:

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import pytest
+from containers import podman, systemd_host
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = {"12": "bookworm", "13": "trixie"}
-
-
-def podman(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["podman", *args], capture_output=True, text=True, check=False)
 
 
 @pytest.mark.parametrize("tag", IMAGES)
@@ -35,24 +31,8 @@ def test_image_is_current_and_not_rebuilt(tag: str) -> None:
 
 
 def test_debian12_boots_systemd_with_sshd() -> None:
-    name = f"perfgate-test-boot-{uuid.uuid4().hex[:8]}"
-    run = podman(
-        "run",
-        "-d",
-        "--name",
-        name,
-        "--privileged",
-        "--systemd=always",
-        "localhost/perfgate/debian:12",
-        "/lib/systemd/systemd",
-    )
-    assert run.returncode == 0, run.stderr
-    try:
-        deadline = time.monotonic() + 30
-        # Right after start, systemd may not have opened its bus yet; ask again until it answers.
-        while (state := podman("exec", name, "systemctl", "is-system-running", "--wait")).stdout.strip() == "":
-            assert time.monotonic() < deadline, f"systemd did not answer: {state.stderr}"
-            time.sleep(0.5)
+    with systemd_host("perfgate-test-boot") as name:
+        state = podman("exec", name, "systemctl", "is-system-running")
         assert state.stdout.strip() in {"running", "degraded"}, state.stdout
         deadline = time.monotonic() + 20
         while podman("exec", name, "systemctl", "is-active", "ssh").stdout.strip() != "active":
@@ -62,5 +42,3 @@ def test_debian12_boots_systemd_with_sshd() -> None:
         assert "ssh_host_ed25519_key.pub" in keys.stdout, "host keys are made on first boot"
         machine_id = podman("exec", name, "cat", "/etc/machine-id").stdout.strip()
         assert len(machine_id) == 32, "each host gets its own machine id"
-    finally:
-        podman("rm", "-f", name)

@@ -1,49 +1,19 @@
 """perfgate-bench serve: endpoints, bad requests, metrics, fault injection, config and SIGTERM."""
 
-import http.client
 import json
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
+from agent_http import metric_families, request
 from perfgate_bench import kernels
 from perfgate_bench.cli import main
-from perfgate_bench.service import LATENCY_BUCKETS, Service, ServiceConfig
-from prometheus_client.parser import text_string_to_metric_families
+from perfgate_bench.runner import BenchError
+from perfgate_bench.service import LATENCY_BUCKETS, ServiceConfig
 from servers import free_port, wait_until
-
-
-@pytest.fixture
-def start_service():
-    started = []
-
-    def start(**settings):
-        config = ServiceConfig.load(None, {"port": free_port(), **settings})
-        service = Service(config)
-        thread = threading.Thread(target=service.serve, daemon=True)
-        thread.start()
-        wait_until(lambda: request(config.port, "GET", "/healthz")[0] == 200, 30, "the service answering")
-        started.append((service, thread))
-        return config.port
-
-    yield start
-    for service, thread in started:
-        service.shutdown()
-        thread.join(10)
-
-
-def request(port, method, path, body=None, headers=None):
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    try:
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        return response.status, response.getheaders(), response.read()
-    finally:
-        connection.close()
 
 
 def raw_request(port, text: bytes) -> bytes:
@@ -56,12 +26,6 @@ def raw_request(port, text: bytes) -> bytes:
     return b"".join(chunks)
 
 
-def metric_families(port):
-    status, _, body = request(port, "GET", "/metrics")
-    assert status == 200
-    return {family.name: family for family in text_string_to_metric_families(body.decode())}
-
-
 def test_checksum_endpoint_returns_the_defined_checksum(start_service):
     port = start_service(version="1.2.3")
     body = bytes(range(256)) * 257
@@ -71,6 +35,7 @@ def test_checksum_endpoint_returns_the_defined_checksum(start_service):
         "checksum": f"{kernels.checksum_reference(body):016x}",
         "length": len(body),
         "version": "1.2.3",
+        "variant": "off",
     }
 
 
@@ -116,22 +81,26 @@ def test_metrics_parse_and_count_requests_by_version_and_code(start_service):
     request(port, "POST", "/checksum", b"")
     families = metric_families(port)
     counts = {
-        (s.labels["version"], s.labels["code"]): s.value
+        (s.labels["version"], s.labels["variant"], s.labels["code"]): s.value
         for s in families["perfgate_requests"].samples
         if s.name == "perfgate_requests_total"
     }
-    assert counts == {("2.0", "200"): 3.0, ("2.0", "400"): 1.0}
+    # Without a feature flag every request is served by the flag-off implementation.
+    assert counts == {("2.0", "off", "200"): 3.0, ("2.0", "off", "400"): 1.0}
     latency = families["perfgate_request_duration_seconds"]
     buckets = [s for s in latency.samples if s.name.endswith("_bucket")]
-    assert {s.labels["version"] for s in buckets} == {"2.0"}
-    assert len(buckets) == len(LATENCY_BUCKETS) + 1  # and +Inf
+    assert {(s.labels["version"], s.labels["variant"]) for s in buckets} == {("2.0", "on"), ("2.0", "off")}
+    assert len(buckets) == 2 * (len(LATENCY_BUCKETS) + 1)  # and +Inf, for each variant
     assert min(LATENCY_BUCKETS) == 0.0001 and max(LATENCY_BUCKETS) == 2.0
-    count = next(s.value for s in latency.samples if s.name.endswith("_count"))
-    assert count == 4.0
+    counts = {s.labels["variant"]: s.value for s in latency.samples if s.name.endswith("_count")}
+    assert counts == {"off": 4.0, "on": 0.0}
     build = families["perfgate_build_info"].samples[0]
     assert build.labels == {"version": "2.0"} and build.value == 1.0
     errors = families["perfgate_request_errors"].samples
-    assert [(s.labels, s.value) for s in errors if s.name.endswith("_total")] == [({"version": "2.0"}, 0.0)]
+    assert sorted((s.labels["variant"], s.value) for s in errors if s.name.endswith("_total")) == [
+        ("off", 0.0),
+        ("on", 0.0),
+    ]
     # The gate's memory kind reads the agent's resident memory, as /proc tells it.
     resident = families["process_resident_memory_bytes"].samples[0].value
     assert 10e6 < resident < 2e9
@@ -142,7 +111,7 @@ def test_injected_errors_are_counted_as_5xx(start_service):
     status, _, reply = request(port, "POST", "/checksum", b"abc")
     assert status == 500 and "injected" in json.loads(reply)["error"]
     errors = metric_families(port)["perfgate_request_errors"].samples
-    assert next(s.value for s in errors if s.name.endswith("_total")) == 1.0
+    assert {s.labels["variant"]: s.value for s in errors if s.name.endswith("_total")} == {"off": 1.0, "on": 0.0}
 
 
 def test_injected_latency_delays_every_request(start_service):
@@ -175,6 +144,10 @@ def test_periodic_kernels_publish_gauges_and_jitter(start_service):
         ("periodic_kernels = 'checksum'\n", "must be a list"),
         ("cpus = 'a-b'\n", "is not a CPU number"),
         ("port = = 1\n", "is not valid TOML"),
+        ("flag_name = 'v2'\n", "flag_url, flag_token not set"),
+        ("flag_url = 'unleash:4242'\nflag_token = 't'\nflag_name = 'v2'\n", "is not an http(s) URL"),
+        ("flag_url = 'http://u/api'\nflag_token = 't'\nflag_name = 'v2'\nflag_stale_after = 1\n", "longer than"),
+        ("inject_flag_on_error_ratio = 2\n", "inject_flag_on_error_ratio must be between 0 and 1"),
     ],
 )
 def test_bad_config_exits_2_with_a_message(tmp_path, capsys, config_text, message):
@@ -215,3 +188,13 @@ def test_sigterm_stops_the_service_cleanly(tmp_path):
     finally:
         process.kill()
         process.wait()
+
+
+def test_the_flag_token_comes_from_the_environment_unless_the_config_sets_it(monkeypatch):
+    settings = {"flag_url": "http://127.0.0.1:9/api", "flag_name": "v2"}
+    monkeypatch.setenv("PERFGATE_FLAG_TOKEN", "*:development.secret\n")
+    assert ServiceConfig.load(None, settings).flag_token == "*:development.secret"
+    assert ServiceConfig.load(None, {**settings, "flag_token": "from-config"}).flag_token == "from-config"
+    monkeypatch.delenv("PERFGATE_FLAG_TOKEN")
+    with pytest.raises(BenchError, match="flag_token not set"):
+        ServiceConfig.load(None, settings)
