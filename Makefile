@@ -105,7 +105,7 @@ molecule: setup
 
 # The local environment runs on the Debian 12 image only; the others are for Molecule.
 DEMO_IMAGE := 12:bookworm
-demo: system-packages venv
+demo: system-packages venv unleash
 	@$(MAKE) images IMAGES=$(DEMO_IMAGE)
 	@$(VENV)/bin/python playbooks/local/demo.py
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import shutil
 import socket
 import subprocess
@@ -260,6 +261,18 @@ class Unleash:
         except TimeoutError:
             self.stop()
             raise
+
+    def admin(self, method: str, path: str, body: dict | None = None) -> dict:
+        """One Admin API call with the admin token; the parsed answer ({} when empty)."""
+        request = urllib.request.Request(
+            self.url + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": self.ADMIN_TOKEN, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            raw = answer.read()
+        return json.loads(raw) if raw.strip() else {}
 
     def _healthy(self) -> bool:
         if self.process.poll() is not None:

@@ -7,12 +7,15 @@
    promoted, and then a bad build (the agent's fault injection: twice the gate's latency allowance
    and 2% errors),
    which is rolled back;
-4. prints both outcomes, how long the bad build took from first receiving traffic to weight 0
-   (read back from HAProxy), the load generator's failed requests, and where the reports are.
+4. rolls out a feature flag whose flag-on code path is bad (the agents' flag-on fault injection),
+   which the gate turns off in Unleash;
+5. prints the outcomes, how long the bad build took from first receiving traffic to weight 0
+   (read back from HAProxy), the seconds from the flag-off decision to the last flag-on request
+   the agents served, the load generator's failed requests, and where the reports are.
 
 Ansible's own output goes to a log file per step; the terminal shows one line per step and one
-line per gate evaluation. Exit status 0 only when the good build promoted with no failed request
-and the bad build rolled back.
+line per gate evaluation. Exit status 0 only when the good build promoted with no failed request,
+the bad build rolled back and the bad flag was turned off.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from datetime import UTC, datetime
@@ -48,6 +52,9 @@ EVALUATION_INTERVAL = 5  # seconds (agents are scraped every second): the bad bu
 GATE_DEFAULTS = yaml.safe_load((REPO / "playbooks" / "group_vars" / "all" / "perfgate.yml").read_text())
 BUDGET_S = 15 * 60  # the whole demo, a fresh environment included, on a 2-core machine
 LOAD_DELAY_MS = 40  # 4 connections x 1000 / 40 ms = 100 requests/s per region
+# The flag's bad variant: faults on flag-on requests only. Every deploy of the agents carries
+# them (they do nothing while the flag is off), so no stage redeploys the agents for the flag.
+FLAG_FAULTS = {"bench_agent_inject_flag_on_error_ratio": 0.05, "bench_agent_inject_flag_on_latency_ms": 2.0}
 
 
 def say(text: str) -> None:
@@ -142,9 +149,10 @@ class Load:
 class Progress(threading.Thread):
     """Prints each gate evaluation as it is appended to the decision logs."""
 
-    def __init__(self, rollout_id: str, steps: list[int]):
+    def __init__(self, rollout_id: str, steps: list[int], parts: list[str] | None = None):
         super().__init__(daemon=True)
         self.rollout_id, self.steps, self.stopping = rollout_id, steps, threading.Event()
+        self.parts = parts or [region["name"] for region in ENVIRONMENT["local_env_regions"]]
         self.offsets: dict[Path, int] = {}
 
     def run(self) -> None:
@@ -154,18 +162,18 @@ class Progress(threading.Thread):
         self.poll()
 
     def poll(self) -> None:
-        for region in ENVIRONMENT["local_env_regions"]:
-            path = STATE_DIR / f"{self.rollout_id}-{region['name']}.decisions.jsonl"
+        for part in self.parts:
+            path = STATE_DIR / f"{self.rollout_id}-{part}.decisions.jsonl"
             if not path.exists():
                 continue
             with open(path) as handle:
                 handle.seek(self.offsets.get(path, 0))
                 for line in handle:
                     if line.endswith("\n"):
-                        self.show(region["name"], json.loads(line))
+                        self.show(part, json.loads(line))
                 self.offsets[path] = handle.tell()
 
-    def show(self, region: str, record: dict) -> None:
+    def show(self, part: str, record: dict) -> None:
         numbers = {v["name"]: v for v in record.get("verdicts") or []}
         latency = numbers.get("latency", {}).get("numbers", {})
         errors = numbers.get("errors", {}).get("numbers", {})
@@ -179,8 +187,9 @@ class Progress(threading.Thread):
         step = record.get("step_index", -1)
         stage = f"{step + 1}/{len(self.steps)}" if step >= 0 else "-"
         verdicts = " ".join(f"{name}={v.get('verdict')}" for name, v in numbers.items()) or "(starting)"
+        where = "flag" if part == "flag" else f"region {part}"
         say(
-            f"  region {region} stage {stage:>3} weight {record.get('weight_before', 0):5.1f}% -> "
+            f"  {where} stage {stage:>3} weight {record.get('weight_before', 0):5.1f}% -> "
             f"{record.get('weight_after', 0):5.1f}%  p99 canary {ms(latency.get('canary_p99'))} ms "
             f"vs {ms(latency.get('baseline_p99'))} ms  errors {pct(errors.get('canary_rate'))} vs "
             f"{pct(errors.get('baseline_rate'))}  {record.get('decision', '?'):8} {verdicts}"
@@ -267,33 +276,82 @@ def rollout(rollout_id: str, version: str, stable: str, log_dir: Path, extra: di
     return code, report
 
 
+def inventory_vars() -> dict:
+    return yaml.safe_load(INVENTORY.read_text())["all"]["vars"]
+
+
+def unleash(method: str, path: str, body: dict | None = None) -> dict:
+    """One Admin API call to the local environment's Unleash, with the inventory's admin token."""
+    variables = inventory_vars()
+    request = urllib.request.Request(
+        variables["perfgate_unleash_url"] + path,
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": variables["perfgate_unleash_admin_token"], "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        raw = answer.read()
+    return json.loads(raw) if raw.strip() else {}
+
+
+def ensure_flag() -> str:
+    """Creates the agents' flag when it is missing (a repeat demo finds it, turned off)."""
+    name = inventory_vars()["perfgate_flag_name"]
+    try:
+        unleash("GET", f"/api/admin/projects/default/features/{name}")
+    except urllib.error.HTTPError as error:
+        if error.code != 404:
+            raise
+        unleash("POST", "/api/admin/projects/default/features", {"name": name})
+    return name
+
+
+def flag_enabled(name: str) -> bool:
+    feature = unleash("GET", f"/api/admin/projects/default/features/{name}")
+    return next(e for e in feature["environments"] if e["name"] == "development")["enabled"]
+
+
+def last_flag_on_after(decided: float) -> float | None:
+    """Seconds from `decided` (Unix time) to the last scrape in which any agent's flag-on request
+    count had grown, at the agents' 1 s scrape interval; None when none grew after it."""
+    query = urllib.parse.urlencode(
+        {"query": 'sum(perfgate_requests_total{variant="on"})', "start": decided - 5, "end": time.time(), "step": 1}
+    )
+    url = f"http://127.0.0.1:{ENVIRONMENT['local_env_prometheus_port']}/api/v1/query_range?{query}"
+    result = json.load(urllib.request.urlopen(url, timeout=10))["data"]["result"]
+    values = [(float(t), float(v)) for t, v in (result[0]["values"] if result else [])]
+    grew = [t for (t, v), (_, before) in zip(values[1:], values, strict=False) if v > before and t > decided]
+    return max(grew) - decided if grew else None
+
+
 def main() -> int:
     started = time.monotonic()
     run = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     logs = REPORTS / f"demo-{run}"
     logs.mkdir(parents=True, exist_ok=True)
     say(f"perfgate demo {run}: logs in {logs.relative_to(REPO)}/")
+    faults = dict(FLAG_FAULTS)
 
     if environment_is_up():
-        say("1/5 local environment: already up; checking it (up.yml is idempotent)")
+        say("1/6 local environment: already up; checking it (up.yml is idempotent)")
     else:
-        say("1/5 local environment: bringing it up (podman: 2 regions x (1 LB + 3 agents) + monitoring)")
+        say("1/6 local environment: bringing it up (podman: 2 regions x (1 LB + 3 agents) + monitoring)")
     if run_playbook("local/up.yml", logs / "up.log", inventory=False):
         print(tail(logs / "up.log"), file=sys.stderr)
         return 1
-    say("2/5 site.yml: harden, cpu_isolation, agent " + STABLE + ", HAProxy, Prometheus, node_exporter")
-    if run_playbook("site.yml", logs / "site.log", {"perfgate_stable_version": STABLE}):
+    say("2/6 site.yml: harden, Unleash, cpu_isolation, agent " + STABLE + ", HAProxy, Prometheus, node_exporter")
+    if run_playbook("site.yml", logs / "site.log", {"perfgate_stable_version": STABLE, **faults}):
         print(tail(logs / "site.log"), file=sys.stderr)
         return 1
 
     load = Load(logs)
     good_id, bad_id = f"demo-{run}-good", f"demo-{run}-bad"
-    say(f"3/5 good build {GOOD}: rollout {good_id} under 100 req/s of 64 KiB POST /checksum per region")
+    say(f"3/6 good build {GOOD}: rollout {good_id} under 100 req/s of 64 KiB POST /checksum per region")
     (REPORTS / good_id).mkdir(parents=True, exist_ok=True)
     # No wait for a baseline: deploying the canary takes longer than Prometheus needs for one
     # (two scrapes), and the gate holds while data is missing.
     load.start()
-    good_code, good_report = rollout(good_id, GOOD, STABLE, REPORTS / good_id, {})
+    good_code, good_report = rollout(good_id, GOOD, STABLE, REPORTS / good_id, faults)
     good_load = load.stop()
 
     baseline = stable_p50_ms() or 1.0
@@ -302,18 +360,60 @@ def main() -> int:
     )
     inject_ms = round(2 * allowance_ms, 3)
     say(
-        f"4/5 bad build {BAD}: +{inject_ms} ms (twice the gate's allowance of {allowance_ms:.2f} ms over the "
+        f"4/6 bad build {BAD}: +{inject_ms} ms (twice the gate's allowance of {allowance_ms:.2f} ms over the "
         f"stable p50 {baseline:.2f} ms) and 2% errors"
     )
     (REPORTS / bad_id).mkdir(parents=True, exist_ok=True)
     load.start()
     bad_code, bad_report = rollout(
-        bad_id, BAD, GOOD, REPORTS / bad_id, {"canary_inject_latency_ms": inject_ms, "canary_inject_error_ratio": 0.02}
+        bad_id,
+        BAD,
+        GOOD,
+        REPORTS / bad_id,
+        {"canary_inject_latency_ms": inject_ms, "canary_inject_error_ratio": 0.02, **faults},
     )
     bad_load = load.stop()
     weights = canary_weights()
 
-    say("5/5 results")
+    flag_id = f"demo-{run}-flag"
+    flag = ensure_flag()
+    say(
+        f"5/6 bad flag {flag}: flag-on requests get +{FLAG_FAULTS['bench_agent_inject_flag_on_latency_ms']} ms and "
+        f"{FLAG_FAULTS['bench_agent_inject_flag_on_error_ratio']:.0%} errors; rollout {flag_id} in Unleash"
+    )
+    (REPORTS / flag_id).mkdir(parents=True, exist_ok=True)
+    load.start()
+    flag_progress = Progress(flag_id, [10, 25, 50, 100], parts=["flag"])
+    flag_progress.start()
+    flag_code = run_playbook(
+        "rollout_flag.yml",
+        REPORTS / flag_id / "ansible.log",
+        {
+            "rollout_id": flag_id,
+            "perfgate_stable_version": GOOD,
+            "rollout_steps": [10, 25, 50, 100],
+            "rollout_evaluation_interval": EVALUATION_INTERVAL,
+            **faults,
+        },
+        interactive=False,
+    )
+    flag_progress.stopping.set()
+    flag_progress.join()
+    time.sleep(3)  # two more scrapes, so the last flag-on request is in Prometheus
+    flag_load = load.stop()
+    flag_report_file = REPORTS / flag_id / "decisions.json"
+    flag_report = json.loads(flag_report_file.read_text()) if flag_report_file.exists() else {}
+    flag_rollback = next(
+        (r for r in (flag_report.get("parts") or {}).get(f"{flag_id}-flag", []) if r.get("decision") == "rollback"),
+        None,
+    )
+    flag_off_s = (
+        last_flag_on_after(datetime.fromisoformat(flag_rollback["at"].replace("Z", "+00:00")).timestamp())
+        if flag_rollback
+        else None
+    )
+
+    say("6/6 results")
     good_failed = sum(r["failed"] for r in good_load.values())
     good_ok = good_code == 0 and good_report.get("outcome") == "promoted" and good_failed == 0
     print(
@@ -338,9 +438,22 @@ def main() -> int:
         f"{sum(r['requests'] for r in bad_load.values())} requests, "
         f"{sum(r['failed'] for r in bad_load.values())} failed (injected errors included)"
     )
+    flag_ok = flag_code != 0 and flag_report.get("outcome") == "rolled_back" and not flag_enabled(flag)
+    stages = ", ".join(f"{s['name']}: {s['outcome']}" for s in flag_report.get("stages") or []) or "none"
     print(
-        f"  reports: {(REPORTS / good_id).relative_to(REPO)}/ and {(REPORTS / bad_id).relative_to(REPO)}/ "
-        "(decisions.json, summary.md, chart.png)"
+        f"  bad flag {flag}: {flag_report.get('outcome', 'no report')}; flag now "
+        f"{'ON' if flag_enabled(flag) else 'off'} in Unleash; stages after the gate: {stages}"
+    )
+    print(
+        "  bad flag: flag-off decision -> last flag-on request served: "
+        + (f"{flag_off_s:.1f} s" if flag_off_s is not None else "none after the decision")
+        + f" (from the agents' metrics at 1 s scrapes); load during the flag rollout: "
+        f"{sum(r['requests'] for r in flag_load.values())} requests, "
+        f"{sum(r['failed'] for r in flag_load.values())} failed (injected flag-on errors included)"
+    )
+    print(
+        f"  reports: {(REPORTS / good_id).relative_to(REPO)}/, {(REPORTS / bad_id).relative_to(REPO)}/ and "
+        f"{(REPORTS / flag_id).relative_to(REPO)}/ (decisions.json, summary.md, chart.png)"
     )
     total = time.monotonic() - started
     print(f"  total {total:.0f} s ({total / BUDGET_S:.2f} of the {BUDGET_S // 60} minute budget)")
@@ -348,7 +461,9 @@ def main() -> int:
         print(f"FAILED: the good build was not promoted cleanly; see {REPORTS / good_id}", file=sys.stderr)
     if not bad_ok:
         print(f"FAILED: the bad build was not rolled back to weight 0; see {REPORTS / bad_id}", file=sys.stderr)
-    return 0 if good_ok and bad_ok else 1
+    if not flag_ok:
+        print(f"FAILED: the bad flag was not turned off; see {REPORTS / flag_id}", file=sys.stderr)
+    return 0 if good_ok and bad_ok and flag_ok else 1
 
 
 if __name__ == "__main__":

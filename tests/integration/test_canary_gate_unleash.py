@@ -32,26 +32,14 @@ def unleash(tmp_path_factory):
         postgres.stop()
 
 
-def admin(server: Unleash, method: str, path: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        server.url + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": Unleash.ADMIN_TOKEN, "Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        raw = answer.read()
-    return json.loads(raw) if raw.strip() else {}
-
-
 def new_flag(server: Unleash) -> str:
     name = f"checksum-v2-{uuid.uuid4().hex[:8]}"
-    admin(server, "POST", "/api/admin/projects/default/features", {"name": name})
+    server.admin("POST", "/api/admin/projects/default/features", {"name": name})
     return name
 
 
 def environment_of(server: Unleash, flag: str) -> dict:
-    feature = admin(server, "GET", f"/api/admin/projects/default/features/{flag}")
+    feature = server.admin("GET", f"/api/admin/projects/default/features/{flag}")
     return next(e for e in feature["environments"] if e["name"] == ENVIRONMENT)
 
 
@@ -86,8 +74,7 @@ def gate_task(tmp_path, server, flag, **extra) -> dict:
 def test_gate_walks_a_flag_through_its_steps_and_rolls_it_back_off(tmp_path, unleash):
     flag = new_flag(unleash)
     # Someone's own strategy in the same environment: the gate must never touch it.
-    theirs = admin(
-        unleash,
+    theirs = unleash.admin(
         "POST",
         f"/api/admin/projects/default/features/{flag}/environments/{ENVIRONMENT}/strategies",
         {"name": "default", "title": "beta testers", "disabled": True},
@@ -120,8 +107,7 @@ def test_a_concurrent_edit_is_reported_and_the_expected_rollout_applied_again(tm
     good_metrics(tmp_path / "metrics.json")
     assert run_task(gate_task(tmp_path, unleash, flag))["weight_after"] == 10
     owned = next(s for s in environment_of(unleash, flag)["strategies"] if s["title"] == "perfgate canary_gate")
-    admin(
-        unleash,
+    unleash.admin(
         "PUT",
         f"/api/admin/projects/default/features/{flag}/environments/{ENVIRONMENT}/strategies/{owned['id']}",
         {"name": "flexibleRollout", "title": owned["title"], "parameters": {**owned["parameters"], "rollout": "40"}},

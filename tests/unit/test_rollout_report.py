@@ -119,3 +119,24 @@ def test_module_reports_a_corrupt_log(tmp_path):
         }
     )
     assert result.get("failed") is True and "line 1 is not JSON" in result["msg"]
+
+
+def test_the_stages_after_the_gate_are_recorded_in_both_files(tmp_path):
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "flag-x.decisions.jsonl").write_text("".join(json.dumps(r) + "\n" for r in BAD_ROLLOUT))
+    dest = tmp_path / "reports" / "flag"
+    stages = [
+        {"name": "flag off, then recovery watch", "outcome": "not recovered", "seconds": 30.5, "detail": "errors 3%"},
+        {"name": "code rollback to 1.0.0", "outcome": "done", "seconds": 12.25},
+    ]
+    task = {"rollout": "flag", "parts": ["flag-x"], "state_dir": str(state), "dest": str(dest), "stages": stages}
+    result = run_task({"perfgate.fleet.rollout_report": {**task, "outcome": "rolled_back"}})
+    assert not result.get("failed"), result
+    document = json.loads((dest / "decisions.json").read_text())
+    assert [s["outcome"] for s in document["stages"]] == ["not recovered", "done"]
+    summary = (dest / "summary.md").read_text()
+    assert "| flag off, then recovery watch | not recovered | 30.5 | errors 3% |" in summary
+    assert "| code rollback to 1.0.0 | done | 12.25 |  |" in summary
+    refused = run_task({"perfgate.fleet.rollout_report": {**task, "stages": [{"name": "no outcome"}]}})
+    assert refused.get("failed") and "outcome" in refused["msg"], refused

@@ -74,8 +74,16 @@ def _fmt(value, unit=""):
     return f"{value:g}{unit}"
 
 
-def markdown(rollout: str, outcome: str, parts: dict[str, list[dict]]) -> str:
+def markdown(rollout: str, outcome: str, parts: dict[str, list[dict]], stages: list[dict] | None = None) -> str:
     lines = [f"# Rollout {rollout}: {outcome}", ""]
+    if stages:
+        lines += ["## Rollback stages after the gate's", ""]
+        lines += ["| stage | outcome | seconds | detail |", "|---|---|---:|---|"]
+        for stage in stages:
+            lines.append(
+                f"| {stage['name']} | {stage['outcome']} | {_fmt(stage.get('seconds'))} | {stage.get('detail') or ''} |"
+            )
+        lines.append("")
     for part, rows in parts.items():
         lines += [f"## {part}", ""]
         if not rows:

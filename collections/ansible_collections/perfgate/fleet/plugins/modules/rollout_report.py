@@ -36,6 +36,30 @@ options:
     description: The outcome to print (promoted, rolled_back, ...).
     type: str
     default: unknown
+  stages:
+    description:
+      - The stages of a rollback that happen outside the gate, in order, such as a flag rollout's
+        recovery watch and code rollback. Each is recorded in C(decisions.json) and gets a row in
+        C(summary.md).
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      name:
+        description: What the stage did, for example C(flag off, then recovery watch).
+        type: str
+        required: true
+      outcome:
+        description: How it ended, for example C(recovered) or C(not recovered).
+        type: str
+        required: true
+      seconds:
+        description: How long it took.
+        type: float
+      detail:
+        description: Anything a reader needs, for example the numbers that decided it.
+        type: str
+        default: ""
 requirements:
   - matplotlib
 attributes:
@@ -62,6 +86,18 @@ EXAMPLES = r"""
     state_dir: .cache/rollouts
     dest: reports/checksum-1.1.0
     outcome: promoted
+  delegate_to: localhost
+
+- name: Write the report of a flag rollout whose rollback needed the code rolled back too
+  perfgate.fleet.rollout_report:
+    rollout: flag-checksum-v2
+    parts: [flag-checksum-v2-flag]
+    state_dir: .cache/rollouts
+    dest: reports/flag-checksum-v2
+    outcome: rolled_back
+    stages:
+      - {name: "flag off, then recovery watch", outcome: not recovered, seconds: 300.4, detail: "error rate 3.1%"}
+      - {name: code rollback to 1.0.0, outcome: done, seconds: 21.7}
   delegate_to: localhost
 """
 
@@ -114,6 +150,17 @@ ARGUMENT_SPEC = {
     "state_dir": {"type": "path", "required": True},
     "dest": {"type": "path", "required": True},
     "outcome": {"type": "str", "default": "unknown"},
+    "stages": {
+        "type": "list",
+        "elements": "dict",
+        "default": [],
+        "options": {
+            "name": {"type": "str", "required": True},
+            "outcome": {"type": "str", "required": True},
+            "seconds": {"type": "float"},
+            "detail": {"type": "str", "default": ""},
+        },
+    },
 }
 MARKERS = {
     "advance": ("^", "tab:green"),
@@ -195,10 +242,11 @@ def main() -> None:
         "outcome": params["outcome"],
         "time_to_zero_s": zero,
         "parts": records,
+        "stages": params["stages"],
     }
     contents = [
         (json.dumps(document, indent=2) + "\n").encode(),
-        markdown(params["rollout"], params["outcome"], rows).encode(),
+        markdown(params["rollout"], params["outcome"], rows, params["stages"]).encode(),
         chart(params["rollout"], params["outcome"], rows),
     ]
     # Changed only when a file's bytes would change: an identical repeat run is not a change.

@@ -1,0 +1,139 @@
+"""playbooks/rollout_flag.yml against real servers: Unleash 7.5.1 on PostgreSQL 15, the agent
+(perfgate-bench serve) deciding each request with the Unleash SDK, and Prometheus scraping it,
+under load from random users. A good flag reaches 100 %; a bad flag (faults on its flag-on side)
+is turned off, the hosts recover, and the report records both stages. The code-rollback stage
+needs agent hosts and is covered by test_local_rollout.py."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import subprocess
+import threading
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from servers import PostgreSQL, Prometheus, Unleash, wait_until
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def unleash(tmp_path_factory):
+    postgres = PostgreSQL()
+    try:
+        server = Unleash(tmp_path_factory.mktemp("unleash"), postgres.create_database("unleash_rollout"))
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        postgres.stop()
+
+
+class Users(threading.Thread):
+    """Posts checksums from random user ids until stopped; counts the answers by status."""
+
+    def __init__(self, port: int):
+        super().__init__(daemon=True)
+        self.port, self.stopping, self.statuses = port, threading.Event(), {}
+
+    def run(self) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        while not self.stopping.wait(0.004):
+            connection.request("POST", "/checksum", b"perfgate" * 512, {"X-User-Id": str(random.randrange(10**6))})
+            response = connection.getresponse()
+            response.read()
+            self.statuses[response.status] = self.statuses.get(response.status, 0) + 1
+
+
+def flag_rollout(tmp_path, unleash, start_service, rollout_id: str, **faults):
+    """Starts an agent on a new flag, Prometheus and the users, then runs rollout_flag.yml; returns
+    the playbook's exit status, the flag's state in Unleash and the report."""
+    flag = f"checksum-v2-{uuid.uuid4().hex[:8]}"
+    unleash.admin("POST", "/api/admin/projects/default/features", {"name": flag})
+    port = start_service(
+        flag_url=f"{unleash.url}/api", flag_token=Unleash.CLIENT_TOKEN, flag_name=flag, version="flagged", **faults
+    )
+    prometheus = Prometheus(tmp_path, f"127.0.0.1:{port}")
+    users = Users(port)
+    users.start()
+    try:
+        # The gate refuses to start before Prometheus holds the flag-off side's series.
+        query = urllib.parse.urlencode({"query": 'perfgate_request_errors_total{variant="off"}'})
+        wait_until(
+            lambda: json.load(urllib.request.urlopen(f"{prometheus.url}/api/v1/query?{query}"))["data"]["result"],
+            30,
+            "Prometheus scraping the agent",
+        )
+        extravars = {
+            "perfgate_unleash_url": unleash.url,
+            "perfgate_unleash_admin_token": Unleash.ADMIN_TOKEN,
+            "perfgate_flag_name": flag,
+            "perfgate_prometheus_url": prometheus.url,
+            "perfgate_state_dir": str(tmp_path / "state"),
+            "perfgate_reports_dir": str(tmp_path / "reports"),
+            "rollout_id": rollout_id,
+            "rollout_steps": [25, 100],
+            "rollout_evaluation_interval": 3,
+            "rollout_bake_evaluations": 1,
+            "rollout_flag_recovery_window": 5,
+        }
+        (tmp_path / "extravars.json").write_text(json.dumps(extravars))
+        # No agent hosts: the plays on localhost run on Ansible's implicit localhost, this Python.
+        inventory = tmp_path / "inventory.ini"
+        inventory.write_text("[agents]\n")
+        run = subprocess.run(
+            [
+                "ansible-playbook",
+                "-i",
+                str(inventory),
+                str(REPO / "playbooks" / "rollout_flag.yml"),
+                "-e",
+                f"@{tmp_path / 'extravars.json'}",
+            ],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg")),
+            check=False,
+        )
+    finally:
+        users.stopping.set()
+        users.join(10)
+        prometheus.stop()
+    feature = unleash.admin("GET", f"/api/admin/projects/default/features/{flag}")
+    environment = next(e for e in feature["environments"] if e["name"] == "development")
+    report_file = tmp_path / "reports" / rollout_id / "decisions.json"
+    report = json.loads(report_file.read_text()) if report_file.exists() else {}
+    return run, environment, report, users.statuses
+
+
+def owned_rollout(environment: dict) -> str:
+    return next(s for s in environment["strategies"] if s["title"] == "perfgate canary_gate")["parameters"]["rollout"]
+
+
+def test_a_good_flag_reaches_100_percent(tmp_path, unleash, start_service):
+    run, environment, report, statuses = flag_rollout(tmp_path, unleash, start_service, "good-flag")
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert environment["enabled"] and owned_rollout(environment) == "100"
+    advances = [r["weight_after"] for r in report["parts"]["good-flag-flag"] if r["decision"] == "advance"]
+    assert advances == [25.0, 100.0] and report["outcome"] == "promoted" and report["stages"] == []
+    assert set(statuses) == {200}, statuses
+
+
+def test_a_bad_flag_is_turned_off_and_the_hosts_recover(tmp_path, unleash, start_service):
+    run, environment, report, statuses = flag_rollout(
+        tmp_path, unleash, start_service, "bad-flag", inject_flag_on_error_ratio=0.2
+    )
+    assert run.returncode != 0 and "was rolled back and the flag is off" in run.stdout, run.stdout[-3000:]
+    assert not environment["enabled"] and owned_rollout(environment) == "0"
+    assert report["outcome"] == "rolled_back"
+    [stage] = report["stages"]
+    assert stage["name"] == "flag off, then recovery watch" and stage["outcome"] == "recovered", stage
+    assert stage["detail"].startswith("last 5 s: 0 flag-on of"), stage
+    assert statuses.get(500, 0) > 0  # the injected flag-on errors reached users before the flag-off
