@@ -9,7 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from servers import free_port, wait_until
+from servers import PostgreSQL, Unleash, free_port, wait_until
 
 
 @pytest.fixture
@@ -52,3 +52,23 @@ def healthy_canary_counts(tmp_path) -> dict:
         "metrics_file": str(tmp_path / "metrics.json"),
         "metrics": [{"name": "errors", "source": "file", "kind": "ratio", "ceiling": 0.01}],
     }
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL 15 cluster for the whole run; each user creates its own database."""
+    server = PostgreSQL()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def unleash(postgres, tmp_path_factory):
+    """One real Unleash for every test that only needs flags of its own (they name them uniquely)."""
+    server = Unleash(tmp_path_factory.mktemp("unleash"), postgres.create_database("unleash"))
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -8,31 +8,12 @@ import json
 import time
 import uuid
 
-import pytest
 from agent_http import metric_families, request
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import build_traffic
 from perfgate_bench import kernels
-from servers import PostgreSQL, Unleash, wait_until
+from servers import Unleash, wait_until
 
 ENVIRONMENT = "development"
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    server = PostgreSQL()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def unleash(postgres, tmp_path_factory):
-    server = Unleash(tmp_path_factory.mktemp("unleash"), postgres.create_database("unleash_agent"))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def new_flag(server: Unleash):

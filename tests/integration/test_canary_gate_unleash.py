@@ -13,23 +13,9 @@ import numpy as np
 import pytest
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_traffic import TrafficError, build_traffic
 from ansible_run import run_task
-from servers import PostgreSQL, Unleash, free_port, wait_until
+from servers import Unleash, free_port, wait_until
 
 ENVIRONMENT = "development"
-
-
-@pytest.fixture(scope="module")
-def unleash(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("unleash")
-    postgres = PostgreSQL()
-    try:
-        server = Unleash(workdir, postgres.create_database("unleash"))
-        try:
-            yield server
-        finally:
-            server.stop()
-    finally:
-        postgres.stop()
 
 
 def new_flag(server: Unleash) -> str:

@@ -17,23 +17,9 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import pytest
-from servers import PostgreSQL, Prometheus, Unleash, wait_until
+from servers import Prometheus, Unleash, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def unleash(tmp_path_factory):
-    postgres = PostgreSQL()
-    try:
-        server = Unleash(tmp_path_factory.mktemp("unleash"), postgres.create_database("unleash_rollout"))
-        try:
-            yield server
-        finally:
-            server.stop()
-    finally:
-        postgres.stop()
 
 
 class Users(threading.Thread):
