@@ -36,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
+from perfgate_bench.atomic_write import atomic_write_json
 from progress import run_with_progress  # this folder's progress.py; Python puts it on sys.path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,6 +60,35 @@ FLAG_FAULTS = {"bench_agent_inject_flag_on_error_ratio": 0.05, "bench_agent_inje
 
 def say(text: str) -> None:
     print(f"[{datetime.now():%H:%M:%S}] {text}", flush=True)
+
+
+class DemoError(Exception):
+    """A step of the demo could not be done; the message says which and why."""
+
+
+class Phases:
+    """The demo's phases and how long each took, kept in <logs>/phases.json (rewritten whenever a
+    phase starts, so a failed demo still shows where its time went) for bench/demo_phases.py."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.started = time.monotonic()
+        self.phases: list[dict] = []
+
+    def start(self, key: str, text: str) -> None:
+        self._close()
+        self.phases.append({"phase": key, "started_s": round(time.monotonic() - self.started, 1)})
+        atomic_write_json(str(self.path), {"phases": self.phases})
+        say(text)
+
+    def _close(self) -> None:
+        if self.phases and "seconds" not in self.phases[-1]:
+            self.phases[-1]["seconds"] = round(time.monotonic() - self.started - self.phases[-1]["started_s"], 1)
+
+    def finish(self, ok: bool) -> None:
+        self._close()
+        total = round(time.monotonic() - self.started, 1)
+        atomic_write_json(str(self.path), {"phases": self.phases, "total_s": total, "ok": ok})
 
 
 def run_playbook(
@@ -289,8 +319,16 @@ def unleash(method: str, path: str, body: dict | None = None) -> dict:
         data=None if body is None else json.dumps(body).encode(),
         headers={"Authorization": variables["perfgate_unleash_admin_token"], "Content-Type": "application/json"},
     )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        raw = answer.read()
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            raw = answer.read()
+    except urllib.error.HTTPError:
+        raise  # the callers decide what an answer such as 404 means
+    except OSError as error:
+        raise DemoError(
+            f"cannot reach Unleash at {variables['perfgate_unleash_url']} ({getattr(error, 'reason', error)}); "
+            "check that the unleash service runs on the monitoring host and its firewall opens the port"
+        ) from error
     return json.loads(raw) if raw.strip() else {}
 
 
@@ -301,7 +339,7 @@ def ensure_flag() -> str:
         unleash("GET", f"/api/admin/projects/default/features/{name}")
     except urllib.error.HTTPError as error:
         if error.code != 404:
-            raise
+            raise DemoError(f"Unleash answered {error.code} {error.reason} for the flag {name}") from error
         unleash("POST", "/api/admin/projects/default/features", {"name": name})
     return name
 
@@ -318,35 +356,52 @@ def last_flag_on_after(decided: float) -> float | None:
         {"query": 'sum(perfgate_requests_total{variant="on"})', "start": decided - 5, "end": time.time(), "step": 1}
     )
     url = f"http://127.0.0.1:{ENVIRONMENT['local_env_prometheus_port']}/api/v1/query_range?{query}"
-    result = json.load(urllib.request.urlopen(url, timeout=10))["data"]["result"]
+    try:
+        result = json.load(urllib.request.urlopen(url, timeout=10))["data"]["result"]
+    except OSError as error:
+        raise DemoError(f"cannot read the flag-on requests from Prometheus at {url}: {error}") from error
     values = [(float(t), float(v)) for t, v in (result[0]["values"] if result else [])]
     grew = [t for (t, v), (_, before) in zip(values[1:], values, strict=False) if v > before and t > decided]
     return max(grew) - decided if grew else None
 
 
 def main() -> int:
-    started = time.monotonic()
     run = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     logs = REPORTS / f"demo-{run}"
     logs.mkdir(parents=True, exist_ok=True)
     say(f"perfgate demo {run}: logs in {logs.relative_to(REPO)}/")
     faults = dict(FLAG_FAULTS)
+    phases = Phases(logs / "phases.json")
+    try:
+        code = run_phases(run, logs, phases, faults)
+    except DemoError as error:
+        print(f"FAILED: {error}", file=sys.stderr)
+        code = 1
+    phases.finish(code == 0)
+    return code
 
+
+def run_phases(run: str, logs: Path, phases: Phases, faults: dict) -> int:
+    started = phases.started
     if environment_is_up():
-        say("1/6 local environment: already up; checking it (up.yml is idempotent)")
+        phases.start("up", "1/6 local environment: already up; checking it (up.yml is idempotent)")
     else:
-        say("1/6 local environment: bringing it up (podman: 2 regions x (1 LB + 3 agents) + monitoring)")
+        phases.start("up", "1/6 local environment: bringing it up (podman: 2 regions x (1 LB + 3 agents) + monitoring)")
     if run_playbook("local/up.yml", logs / "up.log", inventory=False):
         print(tail(logs / "up.log"), file=sys.stderr)
         return 1
-    say("2/6 site.yml: harden, Unleash, cpu_isolation, agent " + STABLE + ", HAProxy, Prometheus, node_exporter")
+    phases.start(
+        "site", "2/6 site.yml: harden, Unleash, cpu_isolation, agent " + STABLE + ", HAProxy, Prometheus, node_exporter"
+    )
     if run_playbook("site.yml", logs / "site.log", {"perfgate_stable_version": STABLE, **faults}):
         print(tail(logs / "site.log"), file=sys.stderr)
         return 1
 
     load = Load(logs)
     good_id, bad_id = f"demo-{run}-good", f"demo-{run}-bad"
-    say(f"3/6 good build {GOOD}: rollout {good_id} under 100 req/s of 64 KiB POST /checksum per region")
+    phases.start(
+        "good_rollout", f"3/6 good build {GOOD}: rollout {good_id} under 100 req/s of 64 KiB POST /checksum per region"
+    )
     (REPORTS / good_id).mkdir(parents=True, exist_ok=True)
     # No wait for a baseline: deploying the canary takes longer than Prometheus needs for one
     # (two scrapes), and the gate holds while data is missing.
@@ -359,9 +414,10 @@ def main() -> int:
         GATE_DEFAULTS["rollout_latency_max_increase"] * baseline + GATE_DEFAULTS["rollout_latency_margin"] * 1000
     )
     inject_ms = round(2 * allowance_ms, 3)
-    say(
+    phases.start(
+        "bad_rollout",
         f"4/6 bad build {BAD}: +{inject_ms} ms (twice the gate's allowance of {allowance_ms:.2f} ms over the "
-        f"stable p50 {baseline:.2f} ms) and 2% errors"
+        f"stable p50 {baseline:.2f} ms) and 2% errors",
     )
     (REPORTS / bad_id).mkdir(parents=True, exist_ok=True)
     load.start()
@@ -377,9 +433,10 @@ def main() -> int:
 
     flag_id = f"demo-{run}-flag"
     flag = ensure_flag()
-    say(
+    phases.start(
+        "flag_rollout",
         f"5/6 bad flag {flag}: flag-on requests get +{FLAG_FAULTS['bench_agent_inject_flag_on_latency_ms']} ms and "
-        f"{FLAG_FAULTS['bench_agent_inject_flag_on_error_ratio']:.0%} errors; rollout {flag_id} in Unleash"
+        f"{FLAG_FAULTS['bench_agent_inject_flag_on_error_ratio']:.0%} errors; rollout {flag_id} in Unleash",
     )
     (REPORTS / flag_id).mkdir(parents=True, exist_ok=True)
     load.start()
@@ -413,7 +470,7 @@ def main() -> int:
         else None
     )
 
-    say("6/6 results")
+    phases.start("results", "6/6 results")
     good_failed = sum(r["failed"] for r in good_load.values())
     good_ok = good_code == 0 and good_report.get("outcome") == "promoted" and good_failed == 0
     print(

@@ -42,3 +42,39 @@ def test_debian12_boots_systemd_with_sshd() -> None:
         assert "ssh_host_ed25519_key.pub" in keys.stdout, "host keys are made on first boot"
         machine_id = podman("exec", name, "cat", "/etc/machine-id").stdout.strip()
         assert len(machine_id) == 32, "each host gets its own machine id"
+
+
+HOST_IMAGE = REPO / "playbooks/local/host-image.sh"
+
+
+def host_image(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(HOST_IMAGE), *args], capture_output=True, text=True, check=False)
+
+
+def test_host_image_carries_its_packages_and_is_rebuilt_only_when_they_change() -> None:
+    base, image = "localhost/perfgate/debian:12", "localhost/perfgate/debian:12-pytest"
+    try:
+        built = host_image(base, "pytest", "less")
+        assert built.returncode == 0, built.stderr
+        assert built.stdout.strip() == f"built {image}"
+        inspect = podman("image", "inspect", "--format", "{{.Id}} {{.Config.Cmd}}", image).stdout.split(maxsplit=1)
+        assert inspect[1].strip() == "[/lib/systemd/systemd]", "hosts boot systemd, not the build's shell"
+        installed = podman("run", "--rm", image, "dpkg-query", "-W", "-f", "${Status}", "less")
+        assert installed.stdout == "install ok installed"
+
+        again = host_image(base, "pytest", "less")
+        assert (again.returncode, again.stdout) == (0, ""), "an unchanged package list must not rebuild"
+
+        broken = host_image(base, "pytest", "less", "perfgate-no-such-package")
+        assert broken.returncode == 1
+        assert "Unable to locate package perfgate-no-such-package" in broken.stderr
+        kept = podman("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
+        assert kept == inspect[0], "a failed build keeps the image it would have replaced"
+    finally:
+        podman("rmi", "-f", image)
+
+
+def test_host_image_names_a_missing_base_image() -> None:
+    result = host_image("localhost/perfgate/no-such-base:1", "pytest", "less")
+    assert result.returncode == 1
+    assert "the base image localhost/perfgate/no-such-base:1 does not exist" in result.stderr
