@@ -38,8 +38,10 @@ REPO = Path(__file__).resolve().parents[1]
 INVENTORY = REPO / "inventories" / "local" / "hosts.yml"
 IMAGE = "localhost/perfgate/debian:12"
 TARGET_S = {"fresh environment": 360, "repeat on a running environment": 240}
+# The same environment the Makefile gives make demo: .venv's commands first, the repo's podman config.
 ENV = {
     **os.environ,
+    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
     "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
     "CONTAINERS_CONF": str(REPO / "molecule" / "containers.conf"),
 }
