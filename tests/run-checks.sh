@@ -13,7 +13,8 @@ run_stage() {
         ansible-lint) ansible-lint --profile production ;;
         sanity) tests/run-sanity.sh ;;
         pytest)
-            pytest tests/unit tests/integration
+            # The slowest tests are listed at the end, so the log shows where the time goes.
+            pytest --durations=25 tests/unit tests/integration
             ;;
         molecule:*) molecule test -s "${1#molecule:}" ;;
     esac

@@ -48,6 +48,10 @@ ENVIRONMENT = yaml.safe_load((Path(__file__).resolve().parent / "local_env.yml")
 
 STABLE, GOOD, BAD = "1.0.0", "1.1.0", "1.2.0"
 EVALUATION_INTERVAL = 5  # seconds (agents are scraped every second): the bad build must be gone within 30 s
+# One all-pass evaluation per step instead of group_vars' 2: every step still gets a whole window
+# of traffic at its own weight (a window starts when the weight moves), and a regression's
+# evidence adds up over the whole rollout, so the second window only made the demo slower.
+BAKE_EVALUATIONS = 1
 # The gate's latency allowance (the canary fails when slower than baseline x (1 + max_increase)
 # + margin); the bad build is made twice as slow as that, so it fails on latency, not only errors.
 GATE_DEFAULTS = yaml.safe_load((REPO / "playbooks" / "group_vars" / "all" / "perfgate.yml").read_text())
@@ -295,6 +299,7 @@ def rollout(rollout_id: str, version: str, stable: str, log_dir: Path, extra: di
             "perfgate_stable_version": stable,
             "rollout_steps": steps,
             "rollout_evaluation_interval": EVALUATION_INTERVAL,
+            "rollout_bake_evaluations": BAKE_EVALUATIONS,
             **extra,
         },
         interactive=False,  # the gate's evaluations print their own lines meanwhile
@@ -450,6 +455,7 @@ def run_phases(run: str, logs: Path, phases: Phases, faults: dict) -> int:
             "perfgate_stable_version": GOOD,
             "rollout_steps": [10, 25, 50, 100],
             "rollout_evaluation_interval": EVALUATION_INTERVAL,
+            "rollout_bake_evaluations": BAKE_EVALUATIONS,
             **faults,
         },
         interactive=False,

@@ -4,23 +4,44 @@
 # packages. site.yml still runs every role on it and finds the packages present; Molecule keeps
 # testing the bare image, where the roles install them.
 #
-# The image is tagged <base>-<kind> and labelled with the hash of its recipe (this script, the
-# base image's recipe and the package list); it is rebuilt only when that hash changes. Prints
-# "built <image>" when it built one and nothing when the image was current.
+# With --bake PLAYBOOK, the playbook then runs against the build container (podman connection),
+# as Packer runs its provisioners: the agent image gets bench_agent's dependency runtime this way.
+# --recipe-file FILE (repeatable) names what else the baked content depends on.
 #
-# usage: host-image.sh BASE_IMAGE KIND PACKAGE...   e.g. host-image.sh localhost/perfgate/debian:12 lb haproxy
+# The image is tagged <base>-<kind> and labelled with the hash of its recipe (this script, the
+# base image's recipe, the package list, the bake playbook and the recipe files); it is rebuilt
+# only when that hash changes. Prints "built <image>" when it built one and nothing when the
+# image was current.
+#
+# usage: host-image.sh [--bake PLAYBOOK [--recipe-file FILE]...] BASE_IMAGE KIND PACKAGE...
+#        e.g. host-image.sh localhost/perfgate/debian:12 lb haproxy
 set -euo pipefail
 
-base="${1:?usage: host-image.sh BASE_IMAGE KIND PACKAGE...}"
-kind="${2:?usage: host-image.sh BASE_IMAGE KIND PACKAGE...}"
+usage="usage: host-image.sh [--bake PLAYBOOK [--recipe-file FILE]...] BASE_IMAGE KIND PACKAGE..."
+bake="" recipe_files=()
+while [[ $# -gt 0 && "$1" == --* ]]; do
+    case "$1" in
+        --bake) bake="${2:?$usage}"; shift 2 ;;
+        --recipe-file) recipe_files+=("${2:?$usage}"); shift 2 ;;
+        *) echo "$usage" >&2; exit 2 ;;
+    esac
+done
+base="${1:?$usage}"
+kind="${2:?$usage}"
 shift 2
 image="$base-$kind"
+for file in ${bake:+"$bake"} ${recipe_files[@]+"${recipe_files[@]}"}; do
+    [[ -r "$file" ]] || { echo "host-image.sh: cannot read $file" >&2; exit 2; }
+done
 
 base_recipe=$(podman image inspect --format '{{ index .Labels "perfgate.recipe" }}' "$base" 2>/dev/null) || {
     echo "host-image.sh: the base image $base does not exist (make setup builds it)" >&2
     exit 1
 }
-recipe=$( { cat "$0"; echo "$base_recipe"; printf '%s\n' "$@" | sort; } | sha256sum | cut -c1-16)
+recipe=$( {
+    cat "$0"; echo "$base_recipe"; printf '%s\n' "$@" | sort
+    for file in ${bake:+"$bake"} ${recipe_files[@]+"${recipe_files[@]}"}; do cat "$file"; done
+} | sha256sum | cut -c1-16)
 current=$(podman image inspect --format '{{ index .Labels "perfgate.host_recipe" }}' "$image" 2>/dev/null || true)
 if [[ "$current" == "$recipe" ]]; then
     exit 0
@@ -34,8 +55,9 @@ trap 'podman rm -f "$builder" >/dev/null 2>&1 || true; rm -f "$log"' EXIT
 
 # No systemd runs in the build container, so the packages' services are enabled but not started;
 # they start when a host boots, as they would after the role's own install and enable.
+podman run --detach --name "$builder" "$base" sleep infinity >/dev/null
 # shellcheck disable=SC2016  # $@ is expanded by the container's shell
-podman run --name "$builder" "$base" sh -c '
+podman exec "$builder" sh -c '
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq &&
     apt-get install -y -qq -o Acquire::Retries=3 --no-install-recommends "$@" &&
@@ -44,6 +66,15 @@ podman run --name "$builder" "$base" sh -c '
     tail -n 20 "$log" >&2
     exit 1
 }
+if [[ -n "$bake" ]]; then
+    # The linear strategy: mitogen's does not drive the podman connection.
+    ANSIBLE_STRATEGY=linear ansible-playbook -i "$builder," -c containers.podman.podman "$bake" >"$log" 2>&1 || {
+        echo "host-image.sh: baking $bake into $image failed; last lines:" >&2
+        tail -n 30 "$log" >&2
+        exit 1
+    }
+fi
+podman stop --time 0 "$builder" >/dev/null
 podman commit --quiet \
     --change 'CMD ["/lib/systemd/systemd"]' \
     --change "LABEL perfgate.host_recipe=$recipe" \

@@ -78,3 +78,52 @@ def test_host_image_names_a_missing_base_image() -> None:
     result = host_image("localhost/perfgate/no-such-base:1", "pytest", "less")
     assert result.returncode == 1
     assert "the base image localhost/perfgate/no-such-base:1 does not exist" in result.stderr
+
+
+BAKE = """---
+- name: Bake a marker
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Write the marker
+      ansible.builtin.copy:
+        content: "{{ lookup('ansible.builtin.file', marker_source) }}\\n"
+        dest: /etc/perfgate-baked
+        mode: "0644"
+      vars:
+        marker_source: MARKER_SOURCE
+"""
+
+
+def test_host_image_bakes_a_playbook_and_rebuilds_when_its_recipe_files_change(tmp_path: Path) -> None:
+    base, image = "localhost/perfgate/debian:12", "localhost/perfgate/debian:12-pytest-bake"
+    marker, playbook = tmp_path / "marker.txt", tmp_path / "bake.yml"
+    marker.write_text("first")
+    playbook.write_text(BAKE.replace("MARKER_SOURCE", str(marker)))
+    bake = ["--bake", str(playbook), "--recipe-file", str(marker)]
+    try:
+        built = host_image(*bake, base, "pytest-bake")
+        assert (built.returncode, built.stdout.strip()) == (0, f"built {image}"), built.stderr
+        baked = podman("run", "--rm", image, "cat", "/etc/perfgate-baked")
+        assert baked.stdout.strip() == "first"
+
+        again = host_image(*bake, base, "pytest-bake")
+        assert (again.returncode, again.stdout) == (0, ""), "unchanged recipe files must not rebuild"
+
+        marker.write_text("second")
+        rebuilt = host_image(*bake, base, "pytest-bake")
+        assert rebuilt.stdout.strip() == f"built {image}", rebuilt.stderr
+        assert podman("run", "--rm", image, "cat", "/etc/perfgate-baked").stdout.strip() == "second"
+
+        playbook.write_text(BAKE.replace("MARKER_SOURCE", str(tmp_path / "missing.txt")))
+        failed = host_image(*bake, base, "pytest-bake")
+        assert failed.returncode == 1
+        assert f"baking {playbook} into {image} failed" in failed.stderr
+    finally:
+        podman("rmi", "-f", image)
+
+
+def test_host_image_refuses_an_unreadable_recipe_file(tmp_path: Path) -> None:
+    result = host_image("--recipe-file", str(tmp_path / "absent.yml"), "localhost/perfgate/debian:12", "pytest")
+    assert result.returncode == 2
+    assert f"cannot read {tmp_path / 'absent.yml'}" in result.stderr
