@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from ansible.module_utils import urls
 from ansible_collections.perfgate.fleet.plugins.module_utils.canary_stats import Histogram, InputError
+from ansible_collections.perfgate.fleet.plugins.module_utils.http_url import http_base_url
 
 
 class NoData(Exception):
@@ -143,10 +144,9 @@ class PrometheusSource(Source):
         now=time.time,
         access: PrometheusAccess | None = None,
     ):
-        parsed = urllib.parse.urlparse(url or "")
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        self.url = http_base_url(url)
+        if self.url is None:
             raise SourceError(f"prometheus_url {url!r} is not an http:// or https:// URL")
-        self.url = url.rstrip("/")
         self.timeout = timeout
         self.max_sample_age = max_sample_age
         self.now = now

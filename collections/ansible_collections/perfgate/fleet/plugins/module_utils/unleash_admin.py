@@ -11,6 +11,7 @@ import urllib.error
 import urllib.parse
 
 from ansible.module_utils import urls
+from ansible_collections.perfgate.fleet.plugins.module_utils.http_url import http_base_url
 
 
 class UnleashError(Exception):
@@ -28,10 +29,9 @@ class UnleashAdmin:
         validate_certs: bool = True,
         ca_path: str | None = None,
     ):
-        parsed = urllib.parse.urlparse(url or "")
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        self.url = http_base_url(url)
+        if self.url is None:
             raise UnleashError(f"the Unleash url {url!r} is not an http:// or https:// URL")
-        self.url = url.rstrip("/")
         self.token, self.project, self.feature_name = token, project, feature
         self.timeout, self.validate_certs, self.ca_path = timeout, validate_certs, ca_path
 
