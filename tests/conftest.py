@@ -43,3 +43,6 @@ def start_service():
 def pytest_configure(config):
     # pulumi_aws warns about its own deprecated aliases when imported; none of them is ours.
     config.addinivalue_line("filterwarnings", "ignore::DeprecationWarning:pulumi_aws.*")
+    # make test runs these alone, after the stages it runs side by side: they time real work on
+    # this machine and compare the times, so a neighbouring stage's load would bias them.
+    config.addinivalue_line("markers", "timing_sensitive: times real work; make test runs it with nothing beside it")

@@ -127,6 +127,7 @@ def alternate_rounds(builds: dict[Path, str], rounds: int = 5, repeat: int = 3) 
             bench_results(path, size, repeat, append=True)
 
 
+@pytest.mark.timing_sensitive
 def test_the_ci_gate_fails_a_slower_build_and_passes_equal_ones(tmp_path):
     """The gate as a CI job runs it: perfgate-bench on each build writes --results, and
     perfgate-judge compares them. The "slower build" checksums twice the data per repeat, so each
