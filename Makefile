@@ -16,8 +16,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 # command:package pairs that setup installs with apt when the command is missing.
 SYSTEM_PACKAGES := podman:podman runc:runc debootstrap:debootstrap ssh:openssh-client \
 	haproxy:haproxy prometheus:prometheus wrk:wrk npm:npm pg_ctlcluster:postgresql
-# The test host images: debian release number -> Debian suite.
-IMAGES := 12:bookworm 13:trixie
+# The test host images: their Debian release numbers, and each one's suite.
+IMAGES := 12 13
+SUITE_12 := bookworm
+SUITE_13 := trixie
+# Prints a line every 10 s while a long setup step runs, so the terminal is never silent.
+HEARTBEAT := $(CURDIR)/playbooks/local/heartbeat.sh
 MOLECULE_SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 
 .PHONY: help setup system-packages venv unleash images test lint unit molecule demo demo-down lock clean
@@ -29,8 +33,10 @@ help:
 	@echo "make demo-down   remove the local environment"
 	@echo "make molecule SCENARIO=harden   run one Molecule scenario"
 
-setup: system-packages venv unleash images
-	@:
+# After the system packages, the virtualenv, the Unleash tree and the images are independent:
+# they are built side by side (each prints its own lines, with a heartbeat).
+setup: system-packages
+	@$(MAKE) -s -j3 venv unleash images
 
 system-packages:
 	@python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -41,8 +47,8 @@ system-packages:
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 			echo "installing system packages:$$missing"; \
-			DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null && \
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+			DEBIAN_FRONTEND=noninteractive $(HEARTBEAT) "installing system packages" sh -c \
+				"apt-get update -qq >/dev/null && apt-get install -y -qq --no-install-recommends $$missing >/dev/null"; \
 		else \
 			echo "missing system packages; as root run: apt-get install -y$$missing" >&2; exit 1; \
 		fi; \
@@ -66,7 +72,7 @@ $(VENV)/.installed: requirements.lock $(wildcard bench/pyproject.toml)
 	@[ "$$($(VENV)/bin/uv --version 2>/dev/null | cut -d' ' -f2)" = "$(UV_VERSION)" ] || \
 		$(VENV)/bin/pip install -q --disable-pip-version-check uv==$(UV_VERSION) 2>&1 | $(PIP_NOISE_FILTER)
 	@echo "installing Python dependencies from requirements.lock into .venv"
-	@$(UV_INSTALL) --compile-bytecode -r requirements.lock || { \
+	@$(HEARTBEAT) "installing Python dependencies into .venv" $(UV_INSTALL) --compile-bytecode -r requirements.lock || { \
 		echo "uv could not install requirements.lock; trying pip (slower)"; \
 		$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock 2>&1 | $(PIP_NOISE_FILTER); }
 	@# setuptools warns about every editable install; its output is shown only when it fails.
@@ -85,11 +91,15 @@ unleash: $(UNLEASH)/.installed
 $(UNLEASH)/.installed: playbooks/local/unleash/package.json playbooks/local/unleash/package-lock.json playbooks/local/unleash/start.js | system-packages
 	@echo "installing the Unleash server from playbooks/local/unleash/package-lock.json into .cache/unleash"
 	@mkdir -p $(UNLEASH) && cp playbooks/local/unleash/package.json playbooks/local/unleash/package-lock.json playbooks/local/unleash/start.js $(UNLEASH)/
-	@cd $(UNLEASH) && out=$$(npm ci --no-audit --no-fund --loglevel=error 2>&1) || { echo "$$out" >&2; exit 1; }
+	@# npm's own output is shown only when it fails.
+	@cd $(UNLEASH) && $(HEARTBEAT) "installing the Unleash server" sh -c \
+		'out=$$(npm ci --no-audit --no-fund --loglevel=error 2>&1) || { echo "$$out" >&2; exit 1; }'
 	@touch $@
 
-images: system-packages
-	@for pair in $(IMAGES); do molecule/images/build-image.sh "$${pair#*:}" "$${pair%%:*}"; done
+images: $(addprefix image-,$(IMAGES))
+
+image-%: system-packages
+	@$(HEARTBEAT) "building the Debian $* image" molecule/images/build-image.sh $(SUITE_$*) $*
 
 test: setup
 	@tests/run-checks.sh $(MOLECULE_SCENARIOS)
@@ -104,9 +114,8 @@ molecule: setup
 	@molecule test -s $(SCENARIO)
 
 # The local environment runs on the Debian 12 image only; the others are for Molecule.
-DEMO_IMAGE := 12:bookworm
-demo: system-packages venv unleash
-	@$(MAKE) images IMAGES=$(DEMO_IMAGE)
+demo: system-packages
+	@$(MAKE) -s -j3 venv unleash image-12
 	@$(VENV)/bin/python playbooks/local/demo.py
 
 # Removes the local environment make demo brought up (containers, networks, inventory).

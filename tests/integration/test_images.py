@@ -53,8 +53,9 @@ def host_image(*args: str) -> subprocess.CompletedProcess:
 
 def test_host_image_carries_its_packages_and_is_rebuilt_only_when_they_change() -> None:
     base, image = "localhost/perfgate/debian:12", "localhost/perfgate/debian:12-pytest"
+    layer = "localhost/perfgate/debian:12-pytest-layer"
     try:
-        built = host_image(base, "pytest", "less")
+        built = host_image(base, image, "less")
         assert built.returncode == 0, built.stderr
         assert built.stdout.strip() == f"built {image}"
         inspect = podman("image", "inspect", "--format", "{{.Id}} {{.Config.Cmd}}", image).stdout.split(maxsplit=1)
@@ -62,22 +63,41 @@ def test_host_image_carries_its_packages_and_is_rebuilt_only_when_they_change() 
         installed = podman("run", "--rm", image, "dpkg-query", "-W", "-f", "${Status}", "less")
         assert installed.stdout == "install ok installed"
 
-        again = host_image(base, "pytest", "less")
+        again = host_image(base, image, "less")
         assert (again.returncode, again.stdout) == (0, ""), "an unchanged package list must not rebuild"
 
-        broken = host_image(base, "pytest", "less", "perfgate-no-such-package")
+        # A kind's image on the common one: it inherits the packages, and its recipe covers the
+        # common image's, so a changed common image rebuilds it.
+        layered = host_image(image, layer)
+        assert (layered.returncode, layered.stdout.strip()) == (0, f"built {layer}"), layered.stderr
+        inherited = podman("run", "--rm", layer, "dpkg-query", "-W", "-f", "${Status}", "less")
+        assert inherited.stdout == "install ok installed"
+        assert host_image(image, layer).stdout == "", "an unchanged base must not rebuild the layer"
+
+        broken = host_image(base, image, "less", "perfgate-no-such-package")
         assert broken.returncode == 1
         assert "Unable to locate package perfgate-no-such-package" in broken.stderr
         kept = podman("image", "inspect", "--format", "{{.Id}}", image).stdout.strip()
         assert kept == inspect[0], "a failed build keeps the image it would have replaced"
+
+        # Another recipe under the base's name stands for a changed common image (the layer
+        # itself, so that cleaning up never touches an image another test uses).
+        assert podman("tag", layer, image).returncode == 0
+        assert host_image(image, layer).stdout.strip() == f"built {layer}", "a changed base rebuilds the layer"
     finally:
-        podman("rmi", "-f", image)
+        podman("rmi", "-f", layer, image)
 
 
 def test_host_image_names_a_missing_base_image() -> None:
-    result = host_image("localhost/perfgate/no-such-base:1", "pytest", "less")
+    result = host_image("localhost/perfgate/no-such-base:1", "localhost/perfgate/debian:12-pytest", "less")
     assert result.returncode == 1
     assert "the base image localhost/perfgate/no-such-base:1 does not exist" in result.stderr
+
+
+def test_host_image_refuses_to_build_over_its_base() -> None:
+    result = host_image("localhost/perfgate/debian:12", "localhost/perfgate/debian:12", "less")
+    assert result.returncode == 2
+    assert "the image must not be its own base" in result.stderr
 
 
 BAKE = """---
@@ -102,21 +122,21 @@ def test_host_image_bakes_a_playbook_and_rebuilds_when_its_recipe_files_change(t
     playbook.write_text(BAKE.replace("MARKER_SOURCE", str(marker)))
     bake = ["--bake", str(playbook), "--recipe-file", str(marker)]
     try:
-        built = host_image(*bake, base, "pytest-bake")
+        built = host_image(*bake, base, image)
         assert (built.returncode, built.stdout.strip()) == (0, f"built {image}"), built.stderr
         baked = podman("run", "--rm", image, "cat", "/etc/perfgate-baked")
         assert baked.stdout.strip() == "first"
 
-        again = host_image(*bake, base, "pytest-bake")
+        again = host_image(*bake, base, image)
         assert (again.returncode, again.stdout) == (0, ""), "unchanged recipe files must not rebuild"
 
         marker.write_text("second")
-        rebuilt = host_image(*bake, base, "pytest-bake")
+        rebuilt = host_image(*bake, base, image)
         assert rebuilt.stdout.strip() == f"built {image}", rebuilt.stderr
         assert podman("run", "--rm", image, "cat", "/etc/perfgate-baked").stdout.strip() == "second"
 
         playbook.write_text(BAKE.replace("MARKER_SOURCE", str(tmp_path / "missing.txt")))
-        failed = host_image(*bake, base, "pytest-bake")
+        failed = host_image(*bake, base, image)
         assert failed.returncode == 1
         assert f"baking {playbook} into {image} failed" in failed.stderr
     finally:
@@ -124,6 +144,7 @@ def test_host_image_bakes_a_playbook_and_rebuilds_when_its_recipe_files_change(t
 
 
 def test_host_image_refuses_an_unreadable_recipe_file(tmp_path: Path) -> None:
-    result = host_image("--recipe-file", str(tmp_path / "absent.yml"), "localhost/perfgate/debian:12", "pytest")
+    absent = str(tmp_path / "absent.yml")
+    result = host_image("--recipe-file", absent, "localhost/perfgate/debian:12", "localhost/perfgate/debian:12-pytest")
     assert result.returncode == 2
     assert f"cannot read {tmp_path / 'absent.yml'}" in result.stderr
