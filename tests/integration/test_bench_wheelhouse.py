@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -84,6 +85,26 @@ def test_builds_the_version_once_and_again_when_the_source_changes(wheelhouse, s
     rebuilt = json.loads(build(wheelhouse, "2.3.4", source).stdout)
     assert rebuilt["changed"] is True and rebuilt["wheel_sha256"] != result["wheel_sha256"]
     assert not [p for p in wheelhouse.iterdir() if p.name.startswith("tmp") or p.name.startswith(".deps-")]
+
+
+def test_the_dependencies_go_to_hosts_as_one_archive_of_roots_files(wheelhouse, source):
+    deps = next(wheelhouse.glob("deps-*"))
+    (deps / "numba-0.68.1-cp311-none-any.whl").write_bytes(b"wheel bytes")
+    (deps / "numba-0.68.1-cp311-none-any.whl").chmod(0o600)  # as a controller with umask 077 leaves it
+    first = json.loads(build(wheelhouse, "2.3.5", source).stdout)
+    assert first["dependencies_archive"] == str(deps) + ".tar"
+    with tarfile.open(first["dependencies_archive"]) as tar:
+        members = {m.name: (m.mode, m.uname, m.uid) for m in tar.getmembers()}
+        content = tar.extractfile(f"{deps.name}/numba-0.68.1-cp311-none-any.whl").read()
+    assert members == {
+        deps.name: (0o755, "root", 0),
+        f"{deps.name}/numba-0.68.1-cp311-none-any.whl": (0o644, "root", 0),
+    }
+    assert content == b"wheel bytes"
+
+    again = json.loads(build(wheelhouse, "2.3.5", source).stdout)
+    assert again["changed"] is False, "an existing archive is not made again"
+    assert not [p for p in wheelhouse.iterdir() if p.name.startswith(".deps-")], "no scratch file is left"
 
 
 def test_a_wheel_placed_by_hand_is_used_as_is(wheelhouse, source):

@@ -19,6 +19,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 from pathlib import Path
 
@@ -131,6 +132,36 @@ def ensure_dependencies(wheelhouse: Path, requirements: list[str], python: str, 
     return folder, True
 
 
+def owned_by_root(member: tarfile.TarInfo) -> tarfile.TarInfo:
+    """Whatever the controller's user and umask, the host gets root's files, readable by all."""
+    member.uid = member.gid = 0
+    member.uname = member.gname = "root"
+    member.mode = 0o755 if member.isdir() else 0o644
+    return member
+
+
+def ensure_archive(folder: Path) -> tuple[Path, bool]:
+    """One uncompressed tar of the dependency folder (the wheels are compressed already): a host
+    receives it in one transfer, where copying 20-odd wheels one by one took 38 s through the
+    podman connection."""
+    archive = folder.with_name(folder.name + ".tar")
+    if archive.is_file():
+        return archive, False
+    handle, scratch = tempfile.mkstemp(dir=folder.parent, prefix=".deps-", suffix=".tar")
+    os.close(handle)
+    try:
+        with tarfile.open(scratch, "w") as tar:
+            tar.add(folder, arcname=folder.name, recursive=False, filter=owned_by_root)
+            for wheel in sorted(folder.iterdir()):
+                tar.add(wheel, arcname=f"{folder.name}/{wheel.name}", filter=owned_by_root)
+        os.chmod(scratch, 0o644)
+        os.replace(scratch, archive)
+    finally:
+        if os.path.exists(scratch):
+            os.unlink(scratch)
+    return archive, True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--wheelhouse", required=True, type=Path)
@@ -148,16 +179,18 @@ def main() -> int:
             fcntl.flock(lock, fcntl.LOCK_EX)
             wheel, built = ensure_agent_wheel(args.wheelhouse, args.version, args.source)
             deps, fetched = ensure_dependencies(args.wheelhouse, args.requirements, args.python, args.arch)
+            archive, archived = ensure_archive(deps)
     except (BuildError, OSError) as error:
         print(f"bench_agent wheelhouse: {error}", file=sys.stderr)
         return 1
     print(
         json.dumps(
             {
-                "changed": built or fetched,
+                "changed": built or fetched or archived,
                 "wheel": str(wheel),
                 "wheel_sha256": file_sha256(wheel),
                 "dependencies": str(deps),
+                "dependencies_archive": str(archive),
             }
         )
     )
