@@ -55,7 +55,10 @@ BAKE_EVALUATIONS = 1
 # The gate's latency allowance (the canary fails when slower than baseline x (1 + max_increase)
 # + margin); the bad build is made twice as slow as that, so it fails on latency, not only errors.
 GATE_DEFAULTS = yaml.safe_load((REPO / "playbooks" / "group_vars" / "all" / "perfgate.yml").read_text())
-BUDGET_S = 15 * 60  # the whole demo, a fresh environment included, on a 2-core machine
+# The demo-speed issue's targets for the demo itself on a 2-core machine, by the state it starts
+# from (the third, 10 minutes on a machine with nothing installed, includes make's setup, which
+# the demo does not see). bench/demo_phases.py reads them from phases.json.
+TARGET_S = {"fresh environment": 6 * 60, "running environment": 4 * 60}
 LOAD_DELAY_MS = 40  # 4 connections x 1000 / 40 ms = 100 requests/s per region
 # The flag's bad variant: faults on flag-on requests only. Every deploy of the agents carries
 # them (they do nothing while the flag is off), so no stage redeploys the agents for the flag.
@@ -78,11 +81,16 @@ class Phases:
         self.path = path
         self.started = time.monotonic()
         self.phases: list[dict] = []
+        self.state: str | None = None  # a key of TARGET_S, once the demo knows where it started
+
+    def _write(self, **more) -> None:
+        state = {"state": self.state, "target_s": TARGET_S[self.state]} if self.state else {}
+        atomic_write_json(str(self.path), {"phases": self.phases, **state, **more})
 
     def start(self, key: str, text: str) -> None:
         self._close()
         self.phases.append({"phase": key, "started_s": round(time.monotonic() - self.started, 1)})
-        atomic_write_json(str(self.path), {"phases": self.phases})
+        self._write()
         say(text)
 
     def _close(self) -> None:
@@ -91,8 +99,7 @@ class Phases:
 
     def finish(self, ok: bool) -> None:
         self._close()
-        total = round(time.monotonic() - self.started, 1)
-        atomic_write_json(str(self.path), {"phases": self.phases, "total_s": total, "ok": ok})
+        self._write(total_s=round(time.monotonic() - self.started, 1), ok=ok)
 
 
 def run_playbook(
@@ -389,8 +396,10 @@ def main() -> int:
 def run_phases(run: str, logs: Path, phases: Phases, faults: dict) -> int:
     started = phases.started
     if environment_is_up():
+        phases.state = "running environment"
         phases.start("up", "1/6 local environment: already up; checking it (up.yml is idempotent)")
     else:
+        phases.state = "fresh environment"
         phases.start("up", "1/6 local environment: bringing it up (podman: 2 regions x (1 LB + 3 agents) + monitoring)")
     if run_playbook("local/up.yml", logs / "up.log", inventory=False):
         print(tail(logs / "up.log"), file=sys.stderr)
@@ -518,8 +527,11 @@ def run_phases(run: str, logs: Path, phases: Phases, faults: dict) -> int:
         f"  reports: {(REPORTS / good_id).relative_to(REPO)}/, {(REPORTS / bad_id).relative_to(REPO)}/ and "
         f"{(REPORTS / flag_id).relative_to(REPO)}/ (decisions.json, summary.md, chart.png)"
     )
-    total = time.monotonic() - started
-    print(f"  total {total:.0f} s ({total / BUDGET_S:.2f} of the {BUDGET_S // 60} minute budget)")
+    total, target = time.monotonic() - started, TARGET_S[phases.state]
+    print(
+        f"  total {total:.0f} s for a {phases.state}: {total / target:.2f}x the demo-speed target of {target} s"
+        " (bench/demo_phases.py puts it beside this machine's own speed)"
+    )
     if not good_ok:
         print(f"FAILED: the good build was not promoted cleanly; see {REPORTS / good_id}", file=sys.stderr)
     if not bad_ok:

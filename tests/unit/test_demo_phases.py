@@ -38,3 +38,14 @@ def test_the_finished_record_has_every_phase_and_the_total(tmp_path):
     assert all(p["seconds"] >= 0.1 for p in data["phases"])
     assert data["ok"] is False
     assert sum(p["seconds"] for p in data["phases"]) <= data["total_s"] + 0.3
+
+
+def test_the_record_names_the_state_the_demo_started_from_and_its_target(tmp_path):
+    record = tmp_path / "phases.json"
+    phases = demo.Phases(record)
+    phases.state = "running environment"
+    phases.start("up", "1/6 up")
+    phases.finish(ok=True)
+    data = json.loads(record.read_text())
+    assert (data["state"], data["target_s"]) == ("running environment", 240)
+    assert demo.TARGET_S == {"fresh environment": 360, "running environment": 240}, "the demo-speed issue's targets"
