@@ -10,6 +10,7 @@ import http.client
 import json
 import os
 import random
+import re
 import subprocess
 import threading
 import urllib.parse
@@ -132,4 +133,6 @@ def test_a_bad_flag_is_turned_off_and_the_hosts_recover(tmp_path, unleash, start
     [stage] = report["stages"]
     assert stage["name"] == "flag off, then recovery watch" and stage["outcome"] == "recovered", stage
     assert stage["detail"].startswith("last 5 s: 0 flag-on of"), stage
+    # The level to return to is the flag-off side's p99 over the rollout, read from Prometheus.
+    assert re.search(r"\(flag-off p99 during the rollout: \d+\.\d\d ms\)$", stage["detail"]), stage
     assert statuses.get(500, 0) > 0  # the injected flag-on errors reached users before the flag-off
