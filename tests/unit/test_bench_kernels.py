@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from perfgate_bench import kernels
 
-# The numba kernel and the numpy one the agent serves behind its feature flag.
-IMPLEMENTATIONS = pytest.mark.parametrize("implementation", [kernels.checksum, kernels.checksum_vectorized])
+# The numba kernel and the second one the agent serves behind its feature flag.
+IMPLEMENTATIONS = pytest.mark.parametrize("implementation", [kernels.checksum, kernels.checksum_word_by_word])
 
 
 @IMPLEMENTATIONS
