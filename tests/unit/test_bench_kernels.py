@@ -88,3 +88,12 @@ def test_fixed_work_is_deterministic():
 def test_reference_is_not_adler32():
     # Guards the benchmark's comparison: the checksum is our own definition, not zlib's.
     assert kernels.checksum(b"perfgate") != zlib.adler32(b"perfgate")
+
+
+def test_both_sides_of_the_flag_checksum_without_the_gil():
+    # The agent serves requests from threads, so a side whose loop holds the GIL is slower under
+    # load than the other: the numpy twin the flag-on side once was (about 100 us of GIL a
+    # request) made a good flag fail the gate in CI. Both loops must be numba's nogil ones.
+    for loop in (kernels._lanes, kernels._lanes_word_by_word):
+        assert loop.targetoptions.get("nogil") is True, loop
+        assert loop.targetoptions.get("nopython", True) is True, loop
