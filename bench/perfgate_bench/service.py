@@ -359,9 +359,11 @@ class Service:
     def serve(self) -> None:
         if self.config.cpus:
             pin(parse_cpus(self.config.cpus))
-        # Compile or load the cache of both sides before the first request.
+        # Compile or load the cache before the first request; the flag-on side only when a flag
+        # can send requests to it.
         kernels.checksum(b"warm-up")
-        kernels.checksum_word_by_word(b"warm-up")
+        if self.flag is not None:
+            kernels.checksum_word_by_word(b"warm-up")
         if threading.current_thread() is threading.main_thread():
             # shutdown() waits for serve_forever's loop, so it must run outside the signal handler.
             signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=self.shutdown, daemon=True).start())
