@@ -41,8 +41,8 @@ class Users(threading.Thread):
 
 def flag_rollout(tmp_path, unleash, start_service, rollout_id: str, **faults):
     """Starts an agent on a new flag, Prometheus and the users, then runs rollout_flag.yml with the
-    gate's default allowances; returns the playbook's exit status, the flag's state
-    in Unleash and the report."""
+    gate's default allowances; returns the playbook's exit status, the flag's state in Unleash
+    and the report."""
     flag = f"checksum-v2-{uuid.uuid4().hex[:8]}"
     unleash.admin("POST", "/api/admin/projects/default/features", {"name": flag})
     port = start_service(
