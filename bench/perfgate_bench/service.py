@@ -6,7 +6,7 @@ be practised against a deliberately bad build. Both are off unless configured.
 
 With a feature flag configured (flag_url, flag_token, flag_name), each request is served by the
 numba kernel (flag off) or by its second implementation (flag on; checksum_word_by_word, as free
-of the GIL and within a few per cent of a request's time, so a good flag is an equal build), as
+of the GIL and a small part of a request's time, so a good flag is an equal build), as
 Unleash decides for the user in the flag_user_header; every request metric carries variant="on"
 or "off". inject_flag_on_latency_ms and inject_flag_on_error_ratio add faults to flag-on requests
 only, on top of the others, so a flag rollout of a bad variant can be rehearsed on a good build.

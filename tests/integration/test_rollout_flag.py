@@ -107,8 +107,8 @@ def owned_rollout(environment: dict) -> str:
 
 def test_a_good_flag_reaches_100_percent(tmp_path, unleash, start_service):
     # With the gate's default allowances: the flag-on side is a second numba implementation,
-    # a few per cent of a request slower. (Its numpy predecessor held the GIL for 100 us a request
-    # and was rolled back on its tail by these defaults, in this test and in CI's end-to-end one.)
+    # free of the GIL like the kernel. (Its numpy predecessor held the GIL while it computed and was
+    # rolled back on its tail by these defaults, in this test and in CI's end-to-end one.)
     run, environment, report, statuses = flag_rollout(tmp_path, unleash, start_service, "good-flag")
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     assert environment["enabled"] and owned_rollout(environment) == "100"

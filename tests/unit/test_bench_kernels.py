@@ -92,8 +92,8 @@ def test_reference_is_not_adler32():
 
 def test_both_sides_of_the_flag_checksum_without_the_gil():
     # The agent serves requests from threads, so a side whose loop holds the GIL is slower under
-    # load than the other: the numpy twin the flag-on side once was (about 100 us of GIL a
-    # request) made a good flag fail the gate in CI. Both loops must be numba's nogil ones.
+    # load than the other: the numpy twin the flag-on side once was (it held the GIL while it
+    # computed) made a good flag fail the gate in CI. Both loops must be numba's nogil ones.
     for loop in (kernels._lanes, kernels._lanes_word_by_word):
         assert loop.targetoptions.get("nogil") is True, loop
         assert loop.targetoptions.get("nopython", True) is True, loop
