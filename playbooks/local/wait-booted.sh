@@ -3,14 +3,20 @@
 # prints "running" or "degraded" as systemctl does. A host whose container stopped while booting
 # is started once more; the reason it stopped (podman's state and the container's last lines of
 # output) goes to stderr either way, so that a failure says more than "cannot exec in a stopped
-# container".
+# container". A host that is still booting at the deadline gets its pending systemd jobs and its
+# last answer printed, so that the failure names the unit that held the boot up.
 #
-# usage: wait-booted.sh CONTAINER [TIMEOUT_S]     (TIMEOUT_S defaults to 60)
+# usage: wait-booted.sh CONTAINER [TIMEOUT_S]     (TIMEOUT_S defaults to 150, longer than systemd's
+#                                                  own 90 s start timeout, so that a hung unit ends
+#                                                  the boot as "degraded" before we give up)
 set -uo pipefail
 
 name="${1:?usage: wait-booted.sh CONTAINER [TIMEOUT_S]}"
-timeout_s="${2:-60}"
+timeout_s="${2:-150}"
 [[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || { echo "wait-booted.sh: TIMEOUT_S must be a whole number, not '$timeout_s'" >&2; exit 2; }
+# One `systemctl --wait` is bounded, so that an exec that hangs (podman's locks under load) is
+# retried instead of eating the whole budget.
+attempt_s=15
 
 why_stopped() {
     echo "wait-booted.sh: $name stopped while booting:" \
@@ -19,7 +25,14 @@ why_stopped() {
     podman logs --tail 20 "$name" 2>&1 | sed 's/^/    /' >&2
 }
 
+still_booting() {
+    echo "wait-booted.sh: systemd in $name did not finish booting within $timeout_s s (last answer: '${answer:-none}')" >&2
+    echo "wait-booted.sh: its pending jobs and failed units:" >&2
+    timeout 10 podman exec "$name" sh -c 'systemctl list-jobs --no-pager; systemctl --failed --no-pager' 2>&1 | sed 's/^/    /' >&2
+}
+
 restarted=false
+answer=""
 deadline=$((SECONDS + timeout_s))
 while ((SECONDS < deadline)); do
     status=$(podman inspect --format '{{.State.Status}}' "$name" 2>&1) || {
@@ -36,14 +49,20 @@ while ((SECONDS < deadline)); do
         restarted=true
         continue
     fi
-    # --wait returns once boot has finished; right after start systemd may not answer on its
-    # bus yet, and then it prints nothing.
-    state=$(timeout $((deadline - SECONDS + 1)) podman exec "$name" systemctl is-system-running --wait 2>/dev/null)
-    if [[ "$state" == running || "$state" == degraded ]]; then
-        echo "$state"
+    left=$((deadline - SECONDS))
+    ((left > attempt_s)) && left=$attempt_s
+    ((left < 1)) && left=1
+    # --wait returns once boot has finished; right after start systemd may not answer on its bus
+    # yet, and then it says so on stderr.
+    answer=$(timeout "$left" podman exec "$name" systemctl is-system-running --wait 2>&1)
+    case "${answer##*$'\n'}" in
+    running | degraded)
+        echo "${answer##*$'\n'}"
         exit 0
-    fi
+        ;;
+    esac
+    [[ -n "$answer" ]] || answer="no answer within $left s"
     sleep 1
 done
-echo "wait-booted.sh: systemd in $name did not finish booting within $timeout_s s (last state: '${state:-none}')" >&2
+still_booting
 exit 1
