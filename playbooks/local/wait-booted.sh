@@ -1,21 +1,22 @@
 #!/usr/bin/env bash
 # Waits until systemd runs in a local environment host (a podman container booting systemd), and
-# prints "running" or "degraded" as systemctl does. A host whose container stopped while booting
-# is started once more; the reason it stopped (podman's state and the container's last lines of
-# output) goes to stderr either way, so that a failure says more than "cannot exec in a stopped
-# container". A host that is still booting at the deadline gets its pending systemd jobs and its
-# last answer printed, so that the failure names the unit that held the boot up.
+# prints "running" or "degraded" as systemctl does. A host gets one more try, with the full time
+# again, when its container stopped while booting (it is started) or when its boot has not
+# finished at the deadline (it is restarted). Before that try, the reason goes to stderr: for a
+# stopped container podman's state and its last lines of output, so that a failure says more than
+# "cannot exec in a stopped container"; for a stuck boot systemctl's last answer, the pending jobs
+# and the failed units, which name the unit that held the boot up.
 #
-# usage: wait-booted.sh CONTAINER [TIMEOUT_S]     (TIMEOUT_S defaults to 150, longer than systemd's
-#                                                  own 90 s start timeout, so that a hung unit ends
-#                                                  the boot as "degraded" before we give up)
+# usage: wait-booted.sh CONTAINER [TIMEOUT_S]
+#   TIMEOUT_S (default 120) is longer than systemd's own 90 s start timeout, so that a hung unit
+#   ends the boot as "degraded", which counts as booted, before this script gives up on it.
 set -uo pipefail
 
 name="${1:?usage: wait-booted.sh CONTAINER [TIMEOUT_S]}"
-timeout_s="${2:-150}"
+timeout_s="${2:-120}"
 [[ "$timeout_s" =~ ^[1-9][0-9]*$ ]] || { echo "wait-booted.sh: TIMEOUT_S must be a whole number, not '$timeout_s'" >&2; exit 2; }
-# One `systemctl --wait` is bounded, so that an exec that hangs (podman's locks under load) is
-# retried instead of eating the whole budget.
+# One `systemctl --wait` is bounded, so that an exec that hangs is retried instead of eating the
+# whole budget.
 attempt_s=15
 
 why_stopped() {
@@ -31,22 +32,28 @@ still_booting() {
     timeout 10 podman exec "$name" sh -c 'systemctl list-jobs --no-pager; systemctl --failed --no-pager' 2>&1 | sed 's/^/    /' >&2
 }
 
-restarted=false
+retried=false
 answer=""
 deadline=$((SECONDS + timeout_s))
-while ((SECONDS < deadline)); do
+while true; do
+    if ((SECONDS >= deadline)); then
+        still_booting
+        $retried && exit 1
+        echo "wait-booted.sh: restarting $name once" >&2
+        podman restart --time 10 "$name" >/dev/null || exit 1
+        retried=true answer="" deadline=$((SECONDS + timeout_s))
+        continue
+    fi
     status=$(podman inspect --format '{{.State.Status}}' "$name" 2>&1) || {
         echo "wait-booted.sh: no container $name: $status" >&2
         exit 1
     }
     if [[ "$status" != running ]]; then
         why_stopped
-        if $restarted; then
-            exit 1
-        fi
+        $retried && exit 1
         echo "wait-booted.sh: starting $name once more" >&2
         podman start "$name" >/dev/null || exit 1
-        restarted=true
+        retried=true answer="" deadline=$((SECONDS + timeout_s))
         continue
     fi
     left=$((deadline - SECONDS))
@@ -64,5 +71,3 @@ while ((SECONDS < deadline)); do
     [[ -n "$answer" ]] || answer="no answer within $left s"
     sleep 1
 done
-still_booting
-exit 1
