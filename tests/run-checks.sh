@@ -26,8 +26,9 @@ jobs=${CHECK_JOBS:-2}
 end_to_end=tests/integration/test_local_rollout.py
 
 quick=("ruff" "ansible-lint" "sanity")
-# The order makes two lanes end close together: the scenarios (about 2, 5 and 8 min) start
-# first, pytest (11 min) when the first lane frees up, the end-to-end module (7 min) last.
+# The order makes two lanes end close together: the scenarios (cpu_isolation, bench_agent and
+# harden: about 2, 4 and 9 min beside another stage on this 2-core kind of machine, 2026-12-07)
+# start first, pytest (14-16 min) when the first lane frees up, the end-to-end module (8 min) last.
 long=()
 for scenario in "$@"; do long+=("molecule:$scenario"); done
 long+=("pytest" "pytest:end-to-end")
