@@ -32,16 +32,23 @@ still_booting() {
     timeout 10 podman exec "$name" sh -c 'systemctl list-jobs --no-pager; systemctl --failed --no-pager' 2>&1 | sed 's/^/    /' >&2
 }
 
+# The host's one more try: MESSAGE, then the podman command that starts it again, with the full
+# time again; a host that has had its try fails instead.
 retried=false
 answer=""
 deadline=$((SECONDS + timeout_s))
+try_once_more() {
+    $retried && exit 1
+    echo "wait-booted.sh: $1" >&2
+    shift
+    podman "$@" >/dev/null || exit 1
+    retried=true answer="" deadline=$((SECONDS + timeout_s))
+}
+
 while true; do
     if ((SECONDS >= deadline)); then
         still_booting
-        $retried && exit 1
-        echo "wait-booted.sh: restarting $name once" >&2
-        podman restart --time 10 "$name" >/dev/null || exit 1
-        retried=true answer="" deadline=$((SECONDS + timeout_s))
+        try_once_more "restarting $name once" restart --time 10 "$name"
         continue
     fi
     status=$(podman inspect --format '{{.State.Status}}' "$name" 2>&1) || {
@@ -50,10 +57,7 @@ while true; do
     }
     if [[ "$status" != running ]]; then
         why_stopped
-        $retried && exit 1
-        echo "wait-booted.sh: starting $name once more" >&2
-        podman start "$name" >/dev/null || exit 1
-        retried=true answer="" deadline=$((SECONDS + timeout_s))
+        try_once_more "starting $name once more" start "$name"
         continue
     fi
     left=$((deadline - SECONDS))
