@@ -5,7 +5,6 @@ and what the real Python SDK makes of the percentages the gate sets."""
 from __future__ import annotations
 
 import json
-import urllib.request
 import uuid
 from pathlib import Path
 
@@ -139,12 +138,8 @@ def test_errors_say_what_to_fix_and_change_nothing(tmp_path, unleash):
     assert environment["enabled"] is False and environment["strategies"] == []
 
 
-def client_rollout(server: Unleash, flag: str) -> str | None:
-    request = urllib.request.Request(
-        f"{server.url}/api/client/features", headers={"Authorization": Unleash.CLIENT_TOKEN}
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        features = json.load(answer)["features"]
+def rollout_of(features: list[dict], flag: str) -> str | None:
+    """The flexibleRollout percentage a client API feature list gives the flag, None when it is off."""
     for feature in features:
         if feature["name"] == flag and feature["enabled"]:
             return next(
@@ -154,12 +149,21 @@ def client_rollout(server: Unleash, flag: str) -> str | None:
 
 
 def sdk_enabled(server: Unleash, flag: str, expected: str, keys: list[str], cache: Path) -> set[str]:
-    """The keys a fresh client of the real Unleash Python SDK enables. Its first fetch happens
-    inside initialize_client; its cache directory is new, so nothing stale is read first."""
+    """The keys a fresh client of the real Unleash Python SDK enables, once a state it fetched
+    gives the flag the expected rollout. The SDK's own fetch is what is waited on: the server may
+    answer the SDK's request (its headers, its ETag) from another cached copy than a plain
+    request's, and CI once saw a fresh client at 25 % after a plain request had shown 50 %."""
     from UnleashClient import UnleashClient
+    from UnleashClient.events import UnleashFetchedEvent
 
-    # The client API serves a cached copy that follows an Admin API change within a second or two.
-    wait_until(lambda: client_rollout(server, flag) == expected, 10, f"the client API to show {flag} at {expected}%")
+    fetched: list[str | None] = []
+
+    def on_event(event) -> None:
+        # The SDK emits FETCHED after its engine has loaded the new state, so a count taken once
+        # this rollout shows is a count of that state.
+        if isinstance(event, UnleashFetchedEvent):
+            fetched.append(rollout_of(event.features, flag))
+
     client = UnleashClient(
         url=f"{server.url}/api",
         app_name="perfgate-test",
@@ -169,9 +173,11 @@ def sdk_enabled(server: Unleash, flag: str, expected: str, keys: list[str], cach
         disable_registration=True,
         custom_headers={"Authorization": Unleash.CLIENT_TOKEN},
         cache_directory=str(cache),
+        event_callback=on_event,
     )
     client.initialize_client()
     try:
+        wait_until(lambda: fetched[-1:] == [expected], 15, f"the SDK to fetch {flag} at {expected}%")
         return {key for key in keys if client.is_enabled(flag, {"userId": key})}
     finally:
         client.destroy()
