@@ -152,7 +152,8 @@ def sdk_enabled(server: Unleash, flag: str, expected: str, keys: list[str], cach
     """The keys a fresh client of the real Unleash Python SDK enables, once a state it fetched
     gives the flag the expected rollout. The SDK's own fetch is what is waited on: the server may
     answer the SDK's request (its headers, its ETag) from another cached copy than a plain
-    request's, and CI once saw a fresh client at 25 % after a plain request had shown 50 %."""
+    request's, and a fresh-clone make test once saw a fresh client at 25 % after a plain request
+    had shown 50 %."""
     from UnleashClient import UnleashClient
     from UnleashClient.events import UnleashFetchedEvent
 
