@@ -6,7 +6,8 @@ Two configurations run in the same invocation, each on its own fresh container:
              work, with that commit's ansible.cfg: the linear strategy), extracted from git. The
              issue measured it at 219 s and 93 s on the same kind of machine as dev-sec's os+ssh
              hardening at 232 s and 213 s.
-  shipped    this checkout: its ansible.cfg (mitogen's strategy) and the role's defaults.
+  shipped    this checkout: its ansible.cfg (mitogen's strategy, an explicit interpreter) and the
+             role's defaults.
 dev-sec's collection cannot be installed here (it is not in the ansible wheel and Galaxy is out
 of reach). So dev-sec's time on this machine today is estimated from the reference: its time now
 times the issue's dev-sec/reference ratio (232/219 for the first converge, 213/93 for the
