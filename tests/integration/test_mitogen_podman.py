@@ -45,13 +45,14 @@ def podman_execs_for(host: str, tmp_path: Path, extra_env: dict[str, str]) -> li
     playbook.write_text(
         yaml.safe_dump([{"hosts": "all", "gather_facts": False, "tasks": [{"ansible.builtin.ping": {}}] * TASKS}])
     )
+    # The repo's ansible.cfg decides the strategy and the interpreter, whatever the caller exported.
+    inherited = {k: v for k, v in os.environ.items() if k not in ("ANSIBLE_STRATEGY", "ANSIBLE_PYTHON_INTERPRETER")}
     env = {
-        **os.environ,
+        **inherited,
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}",
         **extra_env,
     }
-    env.pop("ANSIBLE_STRATEGY", None)  # ansible.cfg's mitogen_linear
     run = subprocess.run(
         ["ansible-playbook", "-i", str(inventory), str(playbook)], capture_output=True, text=True, env=env, check=False
     )
