@@ -39,10 +39,10 @@ class Users(threading.Thread):
             self.statuses[response.status] = self.statuses.get(response.status, 0) + 1
 
 
-def flag_rollout(tmp_path, unleash, start_service, rollout_id: str, **faults):
+def flag_rollout(tmp_path, unleash, start_service, rollout_id: str, settings: dict | None = None, **faults):
     """Starts an agent on a new flag, Prometheus and the users, then runs rollout_flag.yml with the
-    gate's default allowances; returns the playbook's exit status, the flag's state in Unleash
-    and the report."""
+    gate's default allowances (and `settings` on top); returns the playbook's exit status, the
+    flag's state in Unleash and the report."""
     flag = f"checksum-v2-{uuid.uuid4().hex[:8]}"
     unleash.admin("POST", "/api/admin/projects/default/features", {"name": flag})
     port = start_service(
@@ -71,6 +71,7 @@ def flag_rollout(tmp_path, unleash, start_service, rollout_id: str, **faults):
             "rollout_evaluation_interval": 3,
             "rollout_bake_evaluations": 1,
             "rollout_flag_recovery_window": 5,
+            **(settings or {}),
         }
         (tmp_path / "extravars.json").write_text(json.dumps(extravars))
         # No agent hosts: the plays on localhost run on Ansible's implicit localhost, this Python.
@@ -130,3 +131,27 @@ def test_a_bad_flag_is_turned_off_and_the_hosts_recover(tmp_path, unleash, start
     # The level to return to is the flag-off side's p99 over the rollout, read from Prometheus.
     assert re.search(r"\(flag-off p99 during the rollout: \d+\.\d\d ms\)$", stage["detail"]), stage
     assert statuses.get(500, 0) > 0  # the injected flag-on errors reached users before the flag-off
+
+
+def test_hosts_that_stay_broken_after_the_flag_off_end_the_watch_not_recovered(tmp_path, unleash, start_service):
+    # 5 % errors on every request, flag on or off: the flag-off cannot bring the error rate under
+    # the 1 % ceiling, so the watch checks at 5, 8 and 11 s after the flag-off and then gives up.
+    run, environment, report, _ = flag_rollout(
+        tmp_path,
+        unleash,
+        start_service,
+        "broken-hosts",
+        settings={"rollout_flag_recovery_timeout": 11},
+        inject_flag_on_error_ratio=0.2,
+        inject_error_ratio=0.05,
+    )
+    assert run.returncode != 0, run.stdout[-3000:]
+    assert "was rolled back and the flag is off (not recovered" in run.stdout, run.stdout[-3000:]
+    assert not environment["enabled"]
+    watch = report["stages"][0]
+    assert watch["name"] == "flag off, then recovery watch" and watch["outcome"] == "not recovered", watch
+    # The detail is the last check's window, with its error rate over the ceiling.
+    rate = float(re.search(r"error rate (\d+\.\d\d) %", watch["detail"]).group(1))
+    assert watch["detail"].startswith("last 5 s: 0 flag-on of") and rate > 1.0, watch
+    # Three checks, 3 s apart after the 5 s window: the watch neither stopped early nor overran.
+    assert 11 <= watch["seconds"] < 25, watch
