@@ -63,6 +63,11 @@ LOAD_DELAY_MS = 40  # 4 connections x 1000 / 40 ms = 100 requests/s per region
 # The flag's bad variant: faults on flag-on requests only. Every deploy of the agents carries
 # them (they do nothing while the flag is off), so no stage redeploys the agents for the flag.
 FLAG_FAULTS = {"bench_agent_inject_flag_on_error_ratio": 0.05, "bench_agent_inject_flag_on_latency_ms": 2.0}
+# Every task of the demo's playbooks ends well within this (the longest single attempts, a boot
+# wait or an image build, take minutes on a slow machine). A task that does not fails with
+# Ansible's timeout instead of holding the demo forever: on 2026-12-08 one run's task waited for
+# a reply from mitogen's module-dependency service that never came.
+TASK_TIMEOUT_S = 900
 
 
 def say(text: str) -> None:
@@ -112,6 +117,7 @@ def run_playbook(
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.profile_tasks",
         "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "30",
+        "ANSIBLE_TASK_TIMEOUT": str(TASK_TIMEOUT_S),
     }
     started = time.monotonic()
     code = run_with_progress(
