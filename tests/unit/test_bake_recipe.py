@@ -9,22 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from task_files import task_file_name, tasks_in
 
 REPO = Path(__file__).resolve().parents[2]
 ROLES = REPO / "roles"
-
-
-def task_file_references(tasks: list | None) -> list[str]:
-    """The file names a task list imports or includes, blocks and rescues included."""
-    found: list[str] = []
-    for task in tasks or []:
-        for key in ("ansible.builtin.import_tasks", "ansible.builtin.include_tasks", "import_tasks", "include_tasks"):
-            if key in task:
-                value = task[key]
-                found.append(value["file"] if isinstance(value, dict) else value)
-        for nested in ("block", "rescue", "always"):
-            found.extend(task_file_references(task.get(nested)))
-    return found
 
 
 def reached_task_files(role: str, entry_points: list[str]) -> set[str]:
@@ -36,7 +24,8 @@ def reached_task_files(role: str, entry_points: list[str]) -> set[str]:
         if name in reached:
             continue
         reached.add(name)
-        pending.extend(task_file_references(yaml.safe_load((tasks_dir / name).read_text())))
+        tasks = tasks_in(yaml.safe_load((tasks_dir / name).read_text()))
+        pending.extend(included for included in map(task_file_name, tasks) if included)
     return {f"roles/{role}/tasks/{name}" for name in reached}
 
 

@@ -9,29 +9,17 @@ import sys
 from pathlib import Path
 
 import yaml
+from task_files import INCLUDE_KEYS, task_file_key, tasks_in
 
 REPO = Path(__file__).resolve().parents[2]
-INCLUDE_KEYS = ("ansible.builtin.include_tasks", "include_tasks")
-
-
-def tasks_of(document) -> list[dict]:
-    """Every task in a task file or playbook, inside blocks and plays too."""
-    found: list[dict] = []
-    for item in document if isinstance(document, list) else []:
-        if not isinstance(item, dict):
-            continue
-        found.append(item)
-        for nested in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers"):
-            found.extend(tasks_of(item.get(nested)))
-    return found
 
 
 def tagged_includes_without_apply() -> list[str]:
     files = [*(REPO / "roles").glob("*/tasks/*.yml"), *(REPO / "playbooks").rglob("*.yml")]
     problems = []
     for path in files:
-        for task in tasks_of(yaml.safe_load(path.read_text())):
-            key = next((k for k in INCLUDE_KEYS if k in task), None)
+        for task in tasks_in(yaml.safe_load(path.read_text())):
+            key = task_file_key(task, INCLUDE_KEYS)
             tags = task.get("tags")
             if key is None or not tags:
                 continue
